@@ -1,0 +1,1 @@
+"""Willow's custom actions (rasa-sdk). Each reads what it says from ``content/``."""

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Starts the action server, then Willow's Rasa server (`run`) or a terminal chat (`shell`).
+# Called by `make run` / `make shell`; stops the action server again on exit.
+set -euo pipefail
+mode=$1 model=$2 port=$3 actions_port=$4
+venv=${VENV:-.venv}
+mkdir -p logs
+
+endpoints=endpoints.yml
+if [ "$actions_port" != 5055 ]; then  # endpoints.yml names the default port
+  endpoints=$(mktemp --suffix=.yml)
+  printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n' "$actions_port" > "$endpoints"
+fi
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+wait_for() {  # url, what, pid, log
+  for _ in $(seq 1 180); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { echo "error: the $2 stopped during start-up; see $4" >&2; tail -n 20 "$4" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "error: the $2 did not start within 90 s; see $4" >&2; exit 1
+}
+
+if curl -fsS -o /dev/null "http://localhost:$actions_port/health" 2>/dev/null; then
+  echo "==> Using the action server already running on port $actions_port"
+else
+  echo "==> Starting the action server on port $actions_port (log: logs/actions.log)"
+  "$venv/bin/rasa" run actions --actions actions --port "$actions_port" > logs/actions.log 2>&1 &
+  pids+=($!)
+  wait_for "http://localhost:$actions_port/health" "action server" "${pids[-1]}" logs/actions.log
+fi
+
+if [ "$mode" = shell ]; then
+  echo "==> Loading the model (10-40 s), then type a message; /stop ends the chat."
+  "$venv/bin/rasa" shell --model "$model" --endpoints "$endpoints" --port "$port"
+  exit
+fi
+
+echo "==> Starting Willow on port $port (log: logs/rasa.log); loading the model takes 10-40 s"
+"$venv/bin/rasa" run --model "$model" --endpoints "$endpoints" --credentials credentials.yml \
+  --port "$port" > logs/rasa.log 2>&1 &
+pids+=($!)
+wait_for "http://localhost:$port/" "Rasa server" "${pids[-1]}" logs/rasa.log
+cat <<MSG
+
+Willow is running. Chat with it:
+  in the terminal:  make shell   (in another terminal)
+  over REST:        curl -s localhost:$port/webhooks/rest/webhook -d '{"sender": "me", "message": "hi"}'
+Press Ctrl+C to stop.
+MSG
+wait "${pids[-1]}"

@@ -1,0 +1,52 @@
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import content
+from actions.reassure import ActionReassure
+from tests.actions.trackers import entity, make_tracker
+
+REASSURANCE = content.load("reassurance")
+
+
+def run(tracker):
+    dispatcher = CollectingDispatcher()
+    events = ActionReassure().run(dispatcher, tracker, domain={})
+    return events, [m["text"] for m in dispatcher.messages]
+
+
+def test_name():
+    assert ActionReassure().name() == "action_reassure"
+
+
+def test_general_reassurance_when_they_cried():
+    events, texts = run(make_tracker("cried_in_therapy", "i cried in therapy today"))
+    assert events == []
+    assert texts == [REASSURANCE["general"][0]]
+
+
+def test_first_time_is_recognised_from_the_message():
+    tracker = make_tracker(
+        "cried_in_therapy", "cried for the first time", entities=[entity("frequency", "once")]
+    )
+    assert run(tracker)[1] == [REASSURANCE["first_time"][0]]
+
+
+def test_embarrassed():
+    assert run(make_tracker("embarrassed_about_crying"))[1] == [REASSURANCE["embarrassed"][0]]
+
+
+def test_about_to_start_therapy():
+    assert run(make_tracker("fear_of_crying"))[1] == [REASSURANCE["about_to_start"][0]]
+
+
+def test_remembers_frequent_distressing_crying_from_earlier():
+    tracker = make_tracker(
+        "embarrassed_about_crying", slots={"crying_frequency": "often", "distress": "high"}
+    )
+    assert run(tracker)[1] == [
+        REASSURANCE["embarrassed"][0] + "\n\n" + REASSURANCE["frequent_note"][0]
+    ]
+
+
+def test_no_note_when_frequent_but_not_distressing():
+    tracker = make_tracker("cried_in_therapy", slots={"crying_frequency": "often"})
+    assert run(tracker)[1] == [REASSURANCE["general"][0]]

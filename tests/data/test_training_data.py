@@ -1,0 +1,70 @@
+"""The training and held-out data meet the minimums, and the held-out set stays held out."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN_INTENTS = yaml.safe_load((ROOT / "domain" / "conversation.yml").read_text())["intents"]
+CONTRACT_INTENTS = [
+    "cried_in_therapy", "ask_is_normal", "ask_why_cry", "embarrassed_about_crying", "not_crying",
+    "frequent_crying", "fear_of_crying", "ask_does_crying_help", "ask_how_to_raise", "crisis",
+    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope",
+]
+
+
+def examples(paths):
+    found = []
+    for path in paths:
+        for block in yaml.safe_load(path.read_text()).get("nlu", []):
+            if "intent" in block:
+                for line in block["examples"].splitlines():
+                    if line.strip().startswith("- "):
+                        found.append((block["intent"], line.strip()[2:].strip()))
+    return found
+
+
+TRAINING = examples(sorted((ROOT / "data" / "nlu").glob("*.yml")))
+HELD_OUT = examples([ROOT / "tests" / "test_nlu.yml"])
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.lower()).strip()
+
+
+def test_contract_intents_are_in_the_domain():
+    assert set(CONTRACT_INTENTS) <= set(DOMAIN_INTENTS)
+
+
+@pytest.mark.parametrize("intent", DOMAIN_INTENTS)
+def test_enough_training_examples(intent):
+    minimum = 60 if intent == "crisis" else 25
+    assert Counter(i for i, _ in TRAINING)[intent] >= minimum
+
+
+@pytest.mark.parametrize("intent", CONTRACT_INTENTS)
+def test_enough_held_out_examples(intent):
+    assert Counter(i for i, _ in HELD_OUT)[intent] >= 10
+
+
+def test_held_out_examples_are_not_in_training_data():
+    training = {normalise(text) for _, text in TRAINING}
+    leaked = [text for _, text in HELD_OUT if normalise(text) in training]
+    assert leaked == []
+
+
+def test_no_example_has_two_labels():
+    labels = {}
+    for intent, text in TRAINING:
+        labels.setdefault(normalise(text), set()).add(intent)
+    assert {t: ls for t, ls in labels.items() if len(ls) > 1} == {}
+
+
+def test_every_intent_is_exercised_by_a_test_story():
+    stories = (ROOT / "tests" / "test_stories.yml").read_text()
+    used = set(re.findall(r"intent: (\w+)", stories))
+    assert set(DOMAIN_INTENTS) | {"nlu_fallback"} <= used

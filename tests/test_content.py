@@ -1,0 +1,85 @@
+"""What Willow says: complete, varied, in our own words, and pointing to real help."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RESPONSES = yaml.safe_load((ROOT / "domain" / "responses.yml").read_text())["responses"]
+CONTENT = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "content").glob("*.yml")}
+SOURCE = (ROOT.parent / "shared" / "source" / "crying-in-therapy.txt")
+MAIN_ANSWERS = [
+    "utter_intro", "utter_is_normal", "utter_why_cry", "utter_does_crying_help",
+    "utter_frequent_crying", "utter_is_normal_frequent", "utter_bot_challenge", "utter_goodbye",
+]
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def all_texts():
+    for name, variations in RESPONSES.items():
+        for variation in variations:
+            yield name, variation["text"]
+
+    def walk(where, node):
+        if isinstance(node, str):
+            yield where, node
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(where, item)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(f"{where}.{key}", value)
+
+    for name, data in CONTENT.items():
+        yield from walk(name, data)
+
+
+@pytest.mark.parametrize("name", MAIN_ANSWERS)
+def test_main_answers_have_several_variations(name):
+    assert len(RESPONSES[name]) >= 3
+
+
+def test_every_response_the_rules_use_exists():
+    used = set()
+    for path in (ROOT / "data").rglob("*.yml"):
+        used |= set(re.findall(r"action: (utter_\w+)", path.read_text()))
+    assert used - set(RESPONSES) == set()
+
+
+@pytest.mark.skipif(not SOURCE.exists(), reason="shared/source not present")
+def test_nothing_is_copied_from_the_source():
+    """No run of 7 words from the source document appears in what Willow says."""
+    source = words(SOURCE.read_text())
+    runs = {" ".join(source[i:i + 7]) for i in range(len(source) - 6)}
+    copied = []
+    for where, text in all_texts():
+        w = words(text)
+        copied += [(where, " ".join(w[i:i + 7])) for i in range(len(w) - 6) if " ".join(w[i:i + 7]) in runs]
+    assert copied == []
+
+
+def test_intro_says_it_is_not_a_therapist_and_points_to_help():
+    for variation in RESPONSES["utter_intro"]:
+        assert "not a therapist" in variation["text"]
+        assert "harming yourself" in variation["text"]
+
+
+def test_crisis_response_gives_lines_and_emergency_numbers_without_buttons():
+    (crisis,) = RESPONSES["utter_crisis"]
+    for number in ("988", "116 123", "13 11 14", "findahelpline.com", "911", "999", "112"):
+        assert number in crisis["text"]
+    assert "buttons" not in crisis
+
+
+def test_button_payloads_are_known_intents():
+    intents = set(yaml.safe_load((ROOT / "domain" / "conversation.yml").read_text())["intents"])
+    for name, variations in RESPONSES.items():
+        for variation in variations:
+            for button in variation.get("buttons", []):
+                assert button["payload"].lstrip("/") in intents, (name, button)
