@@ -5,12 +5,15 @@ when content changes (``make run`` does that).
 """
 from __future__ import annotations
 
+import abc
 import functools
 import random
 from pathlib import Path
-from typing import Any, Dict, Sequence, Text
+from typing import Any, Dict, List, Sequence, Text
 
 import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -29,3 +32,19 @@ def pick(options: Sequence[Text]) -> Text:
 
 def join(*paragraphs: Text) -> Text:
     return "\n\n".join(p.strip() for p in paragraphs if p and p.strip())
+
+
+class ContentAction(Action, abc.ABC):
+    """An action that sends one message composed from one file in ``content/``."""
+
+    content_file: Text
+
+    @abc.abstractmethod
+    def compose(self, text: Dict[Text, Any], tracker: Tracker) -> List[Text]:
+        """Chooses the paragraphs to send, from the content file and the tracker."""
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=join(*self.compose(load(self.content_file), tracker)))
+        return []

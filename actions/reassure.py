@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk import Tracker
 
 from actions import content, situation
 
@@ -21,21 +20,16 @@ def situation_key(tracker: Tracker) -> Text:
     return "general"
 
 
-class ActionReassure(Action):
+class ActionReassure(content.ContentAction):
+    content_file = "reassurance"
+
     def name(self) -> Text:
         return "action_reassure"
 
-    def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[Dict[Text, Any]]:
-        text = content.load("reassurance")
+    def compose(self, text: Dict[Text, Any], tracker: Tracker) -> List[Text]:
         paragraphs = [content.pick(text[situation_key(tracker)])]
         # Remembered from earlier in the conversation: frequent and distressing
         # crying is the one case the source says is worth raising with the therapist.
         if situation.frequency_key(tracker) == "often_and_distressing":
             paragraphs.append(content.pick(text["frequent_note"]))
-        dispatcher.utter_message(text=content.join(*paragraphs))
-        return []
+        return paragraphs

@@ -7,31 +7,23 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk import Tracker
 
 from actions import content, situation
 
 
-class ActionSuggestTalkingToTherapist(Action):
+class ActionSuggestTalkingToTherapist(content.ContentAction):
+    content_file = "talking_to_therapist"
+
     def name(self) -> Text:
         return "action_suggest_talking_to_therapist"
 
-    def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[Dict[Text, Any]]:
-        text = content.load("talking_to_therapist")
+    def compose(self, text: Dict[Text, Any], tracker: Tracker) -> List[Text]:
         key = situation.frequency_key(tracker)
         opener = content.pick(text["openers"][key])
-        dispatcher.utter_message(
-            text=content.join(
-                content.pick(text["intro"][key]),
-                content.pick(text["why"]),
-                f"{content.pick(text['opener_lead'])}\n“{opener}”",
-                content.pick(text["closing"]),
-            )
-        )
-        return []
+        return [
+            content.pick(text["intro"][key]),
+            content.pick(text["why"]),
+            f"{content.pick(text['opener_lead'])}\n“{opener}”",
+            content.pick(text["closing"]),
+        ]

@@ -23,6 +23,11 @@ def texts(replies):
     return [r.get("text") for r in replies]
 
 
+def said(replies) -> str:
+    """All reply text as one string (the REST channel splits plain text at blank lines)."""
+    return "\n\n".join(t for t in texts(replies) if t)
+
+
 def variations(name):
     return [v["text"] for v in RESPONSES[name]]
 
@@ -43,8 +48,8 @@ def test_custom_action_runs_on_the_action_server(servers):
     user = sender()
     replies = servers.say(user, "I cried in therapy today")
     # The first reply comes from content/reassurance.yml, which only the action server reads.
-    assert texts(replies)[0] in CONTENT["reassurance"]["general"]
-    assert texts(replies)[1] in variations("utter_followups")
+    assert any(said(replies).startswith(v) for v in CONTENT["reassurance"]["general"])
+    assert replies[-1]["text"] in variations("utter_followups")
     assert "action_reassure" in executed_actions(servers.tracker(user))
 
 
@@ -53,7 +58,7 @@ def test_remembers_frequency_and_distress_for_later(servers):
     servers.say(user, "i cry every single session and it's honestly overwhelming")
     replies = servers.say(user, "yes please")
     openers = CONTENT["talking_to_therapist"]["openers"]["often_and_distressing"]
-    assert any(opener in replies[0]["text"] for opener in openers)
+    assert any(opener in said(replies) for opener in openers)
     slots = servers.tracker(user)["slots"]
     assert (slots["crying_frequency"], slots["distress"], slots["topic"]) == ("often", "high", "frequent")
 
@@ -62,12 +67,12 @@ def test_contextual_follow_up_uses_the_topic(servers):
     user = sender()
     servers.say(user, "i never cry in my sessions and i'm worried i'm doing therapy wrong")
     replies = servers.say(user, "is that normal?")
-    assert any(part in replies[0]["text"] for part in CONTENT["not_crying"]["not_a_failure"])
+    assert any(said(replies).startswith(p) for p in CONTENT["not_crying"]["not_a_failure"])
 
 
 def test_crisis_gets_resources_at_once(servers):
     replies = servers.say(sender(), "i don't want to be alive anymore")
-    assert texts(replies) == variations("utter_crisis")
+    assert said(replies) == variations("utter_crisis")[0]
 
 
 @pytest.mark.parametrize(
@@ -82,14 +87,14 @@ def test_crisis_gets_resources_at_once(servers):
     ],
 )
 def test_unreadable_input_gets_a_helpful_reply(servers, message, response):
-    assert texts(servers.say(sender(), message))[0] in variations(response)
+    assert said(servers.say(sender(), message)) in variations(response)
 
 
 def test_random_characters_and_huge_messages_get_a_reply(servers):
     user = sender()
-    assert servers.say(user, "xq7 zzkv plmw qqrt")
+    assert said(servers.say(user, "xq7 zzkv plmw qqrt"))
     huge = ("I cried in therapy and I keep thinking about it. " * 250)[:10_000]
-    assert servers.say(user, huge)
+    assert said(servers.say(user, huge))
     # The conversation survives: the same sender still gets answers.
     assert texts(servers.say(user, "hi"))[0] in variations("utter_intro")
 
