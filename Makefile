@@ -9,6 +9,7 @@ PORT ?= 5005
 SHELL_PORT ?= 5006
 ACTIONS_PORT ?= 5055
 NLU_FLOOR ?= 0.90
+RESULTS ?= results
 
 # Rasa must never phone home, and TensorFlow's start-up chatter hides what matters.
 export RASA_TELEMETRY_ENABLED := false
@@ -22,7 +23,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test spacy-model train validate run shell actions test test-unit test-rasa compare clean lock
+.PHONY: help install install-test spacy-model train validate run shell actions test test-unit rasa-test compare clean lock
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,11 +69,15 @@ actions: install ## Start only the action server
 test: install-test validate train ## Set up everything and run every test
 	$(PY) -m pytest tests -p no:cacheprovider --nlu-floor $(NLU_FLOOR)
 
+rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (reports in $(RESULTS)/)
+	$(RASA) test --model "$(MODEL)" --stories tests/test_stories.yml --nlu tests/test_nlu.yml \
+	  --fail-on-prediction-errors --out $(RESULTS)
+
 test-unit: install-test ## Only the fast tests (no model, no servers)
 	$(PY) -m pytest tests -p no:cacheprovider -m "not slow"
 
-compare: install-test spacy-model ## Compare NLU pipelines on tests/test_nlu.yml (writes docs/nlu-comparison.md)
-	$(PY) scripts/compare_pipelines.py
+compare: install-test spacy-model ## Compare NLU pipelines on tests/test_nlu.yml (CV=--cv adds 5-fold CV; writes docs/nlu-comparison.md)
+	$(PY) scripts/compare_pipelines.py $(CV)
 
 lock: ## Re-resolve dependencies into requirements/runtime.txt (needs the package index)
 	@scripts/lock.sh

@@ -4,7 +4,10 @@ Trains an NLU model per configuration on data/nlu, evaluates it with `rasa test 
 and prints (and writes to docs/nlu-comparison.md) a table of macro-F1, accuracy and
 training time. Run through `make compare`.
 
-Usage: python scripts/compare_pipelines.py [NAME=CONFIG ...]
+With --cv it also runs 5-fold cross-validation on data/nlu (five more trainings per
+pipeline: slow for the TensorFlow-based default, about 10 minutes on 2 cores).
+
+Usage: python scripts/compare_pipelines.py [--cv] [NAME=CONFIG ...]
 """
 from __future__ import annotations
 
@@ -33,7 +36,12 @@ def run(args: list[str], log: Path) -> None:
         sys.exit(f"error: {' '.join(args[:3])} failed; see {log}")
 
 
-def evaluate(name: str, config: str, workdir: Path) -> dict:
+def macro_f1(report_dir: Path) -> tuple[float, float]:
+    report = json.loads((report_dir / "intent_report.json").read_text())
+    return report["macro avg"]["f1-score"], report["accuracy"]
+
+
+def evaluate(name: str, config: str, workdir: Path, cv: bool) -> dict:
     slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
     log = workdir / f"{slug}.log"
     print(f"==> {name}: training on data/nlu ({config}) ...", flush=True)
@@ -45,32 +53,36 @@ def evaluate(name: str, config: str, workdir: Path) -> dict:
     out = workdir / slug
     run([RASA, "test", "nlu", "--model", str(workdir / f"{slug}.tar.gz"),
          "--nlu", "tests/test_nlu.yml", "--out", str(out)], log)
-    report = json.loads((out / "intent_report.json").read_text())
-    return {
-        "name": name,
-        "config": config,
-        "macro_f1": report["macro avg"]["f1-score"],
-        "accuracy": report["accuracy"],
-        "train_s": train_seconds,
-    }
+    f1, accuracy = macro_f1(out)
+    row = {"name": name, "config": config, "macro_f1": f1, "accuracy": accuracy,
+           "train_s": train_seconds, "cv_f1": None}
+    if cv:
+        print("    5-fold cross-validation on data/nlu ...", flush=True)
+        run([RASA, "test", "nlu", "--nlu", "data/nlu", "--config", config, "--cross-validation",
+             "--folds", "5", "--out", str(out / "cv")], log)
+        row["cv_f1"] = macro_f1(out / "cv")[0]
+    return row
 
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| pipeline | config | macro-F1 | accuracy | NLU training time |",
-        "| --- | --- | --- | --- | --- |",
+        "| pipeline | config | held-out macro-F1 | held-out accuracy | 5-fold CV macro-F1 | NLU training time |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        cv = f"{r['cv_f1']:.3f}" if r["cv_f1"] is not None else "not run"
         lines.append(
-            f"| {r['name']} | `{r['config']}` | {r['macro_f1']:.3f} | {r['accuracy']:.3f} | {r['train_s']:.0f} s |"
+            f"| {r['name']} | `{r['config']}` | {r['macro_f1']:.3f} | {r['accuracy']:.3f} | {cv} | {r['train_s']:.0f} s |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
+    cv = "--cv" in argv
+    argv = [a for a in argv if a != "--cv"]
     candidates = dict(arg.split("=", 1) for arg in argv) or DEFAULT_CANDIDATES
     with tempfile.TemporaryDirectory(prefix="willow-compare-") as tmp:
-        rows = [evaluate(name, config, Path(tmp)) for name, config in candidates.items()]
+        rows = [evaluate(name, config, Path(tmp), cv) for name, config in candidates.items()]
     result = table(rows)
     print("\n" + result)
     if not argv:
@@ -80,7 +92,8 @@ def main(argv: list[str]) -> int:
             "# NLU pipelines compared on the held-out set\n\n"
             f"Written by `make compare` on {time.strftime('%Y-%m-%d')}: each pipeline trained on "
             "`data/nlu/`, evaluated on `tests/test_nlu.yml` (examples never seen in training). "
-            "Training time on this machine (2 cores).\n\n" + result + "\n"
+            "Training time on this machine (2 cores). Cross-validation (`make compare CV=--cv`) "
+            "trains on four fifths of `data/nlu/` and tests on the rest, five times.\n\n" + result + "\n"
         )
         print(f"\nWritten to {docs.relative_to(ROOT)}")
     return 0

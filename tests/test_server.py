@@ -99,6 +99,13 @@ def test_random_characters_and_huge_messages_get_a_reply(servers):
     assert texts(servers.say(user, "hi"))[0] in variations("utter_intro")
 
 
+def test_message_text_is_not_logged(servers):
+    marker = f"privacy-marker-{uuid.uuid4().hex}"
+    assert said(servers.say(sender(), f"i cried in therapy today {marker}"))
+    for log in (servers.rasa_log, servers.actions_log):
+        assert marker not in log.read_text(errors="replace")
+
+
 def test_api_refuses_requests_without_the_token(servers):
     response = requests.get(f"{servers.url}/conversations/someone/tracker", timeout=10)
     assert response.status_code == 401
