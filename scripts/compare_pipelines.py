@@ -26,7 +26,8 @@ DEFAULT_CANDIDATES = {
     "Willow without spaCy lemmas": "configs/no-spacy.yml",
     "Rasa default (rasa init)": "configs/rasa-default.yml",
 }
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+# No training cache: training times must be real, not restored from .rasa/cache.
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_MAX_CACHE_SIZE": "0"}
 
 
 def run(args: list[str], log: Path) -> None:
