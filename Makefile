@@ -23,7 +23,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test spacy-model train validate run shell actions test test-unit rasa-test compare clean lock
+.PHONY: help install install-test spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval compare clean lock
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,13 +48,18 @@ $(SPACY_MODEL)/meta.json: $(VENV)/.runtime-installed willow/spacy_pipeline.py
 
 spacy-model: $(SPACY_MODEL)/meta.json ## Build the spaCy pipeline (blank English + lookup lemmas)
 
-train: spacy-model ## Train a model, unless one for the current data exists already
+domain/crisis_responses.yml: content/crisis_lines.yml content/crisis_messages.yml willow/crisis_lines.py | $(VENV)/.runtime-installed
+	@$(PY) -m willow.crisis_lines
+
+crisis-responses: domain/crisis_responses.yml ## Rebuild the crisis responses from content/crisis_lines.yml
+
+train: spacy-model domain/crisis_responses.yml ## Train a model, unless one for the current data exists already
 	@model="$(MODEL)"; if [ -f "$$model" ]; then echo "==> Model is up to date: $$model"; \
 	else echo "==> Training $$model (about a minute)"; \
 	$(RASA) train --config config.yml --domain domain --data data --out models \
 	  --fixed-model-name "$$(basename $$model .tar.gz)"; fi
 
-validate: spacy-model ## Check domain, data and stories for mistakes (warnings fail)
+validate: spacy-model domain/crisis_responses.yml ## Check domain, data and stories for mistakes (warnings fail)
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
 run: train ## Set up everything and start Willow (action server + Rasa server)
@@ -72,6 +77,9 @@ test: install-test validate train ## Set up everything and run every test
 rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (reports in $(RESULTS)/)
 	$(RASA) test --model "$(MODEL)" --stories tests/test_stories.yml --nlu tests/test_nlu.yml \
 	  --fail-on-prediction-errors --out $(RESULTS)
+
+safety-eval: train ## Every held-out risk message and hard negative through the full server: recall, false positives
+	$(PY) -m willow.safety_eval
 
 test-unit: install-test ## Only the fast tests (no model, no servers)
 	$(PY) -m pytest tests -p no:cacheprovider -m "not slow"

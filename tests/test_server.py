@@ -7,11 +7,11 @@ import pytest
 import requests
 import yaml
 
+from tests import domain_files
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-RESPONSES = yaml.safe_load((ROOT / "domain" / "responses.yml").read_text())["responses"]
 CONTENT = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "content").glob("*.yml")}
 
 
@@ -29,7 +29,7 @@ def said(replies) -> str:
 
 
 def variations(name):
-    return [v["text"] for v in RESPONSES[name]]
+    return domain_files.texts(name)
 
 
 def executed_actions(tracker):
@@ -72,7 +72,7 @@ def test_contextual_follow_up_uses_the_topic(servers):
 
 def test_crisis_gets_resources_at_once(servers):
     replies = servers.say(sender(), "i don't want to be alive anymore")
-    assert said(replies) == variations("utter_crisis")[0]
+    assert said(replies).startswith(domain_files.default_text("utter_crisis"))
 
 
 @pytest.mark.parametrize(

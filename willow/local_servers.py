@@ -85,8 +85,12 @@ class Servers:
 
 
 @contextlib.contextmanager
-def running(model: Path, logs: Optional[Path] = None) -> Iterator[Servers]:
-    """The real action server and Rasa server (HTTP API on, behind a random token)."""
+def running(model: Path, logs: Optional[Path] = None, with_actions: bool = True) -> Iterator[Servers]:
+    """The real action server and Rasa server (HTTP API on, behind a random token).
+
+    ``with_actions=False`` leaves the action server out (its port stays closed), to test
+    what users get when it is down.
+    """
     logs = logs or Path(tempfile.mkdtemp(prefix="willow-servers-"))
     logs.mkdir(parents=True, exist_ok=True)
     actions_port, rasa_port = free_port(), free_port()
@@ -95,9 +99,11 @@ def running(model: Path, logs: Optional[Path] = None) -> Iterator[Servers]:
     actions_log, rasa_log = logs / "actions.log", logs / "rasa.log"
     token = secrets.token_urlsafe(16)
 
-    actions = start(
-        [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)], actions_log
-    )
+    actions = None
+    if with_actions:
+        actions = start(
+            [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)], actions_log
+        )
     rasa = start(
         [RASA, "run", "--model", str(model), "--port", str(rasa_port),
          "--endpoints", str(endpoints), "--credentials", "credentials.yml",
@@ -105,7 +111,8 @@ def running(model: Path, logs: Optional[Path] = None) -> Iterator[Servers]:
         rasa_log,
     )
     try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, actions_log)
+        if actions:
+            wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, actions_log)
         wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log)
         yield Servers(
             url=f"http://127.0.0.1:{rasa_port}", token=token,
@@ -114,4 +121,5 @@ def running(model: Path, logs: Optional[Path] = None) -> Iterator[Servers]:
         )
     finally:
         stop(rasa)
-        stop(actions)
+        if actions:
+            stop(actions)

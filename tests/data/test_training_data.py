@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_INTENTS = yaml.safe_load((ROOT / "domain" / "conversation.yml").read_text())["intents"]
+from tests.domain_files import INTENTS as DOMAIN_INTENTS
 CONTRACT_INTENTS = [
     "cried_in_therapy", "ask_is_normal", "ask_why_cry", "embarrassed_about_crying", "not_crying",
     "frequent_crying", "fear_of_crying", "ask_does_crying_help", "ask_how_to_raise", "crisis",

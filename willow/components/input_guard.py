@@ -19,12 +19,11 @@ import re
 import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from willow.components.rule_component import RuleComponent
 
 GIBBERISH = "gibberish"
 OTHER_LANGUAGE = "other_language"
@@ -72,26 +71,12 @@ def has_letters(text: Optional[Text]) -> bool:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class InputGuard(GraphComponent):
+class InputGuard(RuleComponent):
     """Overrides the intent for letterless or non-English messages."""
 
     def __init__(self, config: Dict[Text, Any]) -> None:
-        self._config = config
+        super().__init__(config)
         self._language = LanguageGuess()
-
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "InputGuard":
-        return cls(config)
 
     def classify(self, message: Message) -> Optional[Text]:
         text = message.get(TEXT) or ""

@@ -1,0 +1,25 @@
+"""The domain as tests see it: every file in domain/, merged like Rasa merges them."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = {p.name: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "domain").glob("*.yml"))}
+
+RESPONSES: Dict[str, List[Dict[str, Any]]] = {
+    name: variations for data in FILES.values() for name, variations in (data.get("responses") or {}).items()
+}
+INTENTS: List[str] = [intent for data in FILES.values() for intent in data.get("intents") or []]
+
+
+def texts(name: str) -> List[str]:
+    return [v["text"] for v in RESPONSES[name]]
+
+
+def default_text(name: str) -> str:
+    """The variation used when no slot condition applies."""
+    (text,) = [v["text"] for v in RESPONSES[name] if not v.get("condition")]
+    return text

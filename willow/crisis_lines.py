@@ -1,0 +1,192 @@
+"""Crisis lines: validation, and the crisis responses built from them.
+
+``content/crisis_lines.yml`` holds the facts (services, numbers, sources, last
+checked) and ``content/crisis_messages.yml`` the wording. This module renders both into
+``domain/crisis_responses.yml``: plain domain responses, with one variation per country
+chosen by the ``country`` slot, so the crisis reply never depends on the action server.
+
+Usage: python -m willow.crisis_lines          write domain/crisis_responses.yml
+       python -m willow.crisis_lines --check  exit 1 if it is out of date
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LINES_FILE = ROOT / "content" / "crisis_lines.yml"
+MESSAGES_FILE = ROOT / "content" / "crisis_messages.yml"
+RESPONSES_FILE = ROOT / "domain" / "crisis_responses.yml"
+
+PHONE = re.compile(r"^\d[\d -]*\d$")  # as dialled locally: digits, spaces, dashes
+SMS = re.compile(r"^\d{3,6}$")
+URL = re.compile(r"^https://[a-z0-9.-]+\.[a-z]{2,}(/\S*)?$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def load(path: Path) -> Dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def problems(data: Dict[str, Any]) -> List[str]:
+    """Everything wrong with the crisis-line data, in words a maintainer can act on."""
+    found: List[str] = []
+    codes = [c["code"] for c in data["countries"]]
+    for code in data["default_countries"]:
+        if code not in codes:
+            found.append(f"default country {code} has no entry")
+    international = data["international"]
+    if not URL.match(international.get("url", "")):
+        found.append("international directory needs an https url")
+    seen_aliases: Dict[str, str] = {}
+    for country in data["countries"]:
+        where = country["code"]
+        if not re.fullmatch(r"[A-Z]{2}", where):
+            found.append(f"{where}: code must be two capital letters")
+        if not re.fullmatch(r"\d{3}( or \d{3})?", country.get("emergency", "")):
+            found.append(f"{where}: emergency number looks wrong: {country.get('emergency')!r}")
+        for alias in country["aliases"]:
+            if alias != alias.lower():
+                found.append(f"{where}: alias {alias!r} must be lowercase")
+            if alias in seen_aliases:
+                found.append(f"{where}: alias {alias!r} also used by {seen_aliases[alias]}")
+            seen_aliases[alias] = where
+        if not country.get("lines"):
+            found.append(f"{where}: no crisis line")
+        for line in country.get("lines", []) + country.get("abuse_lines", []):
+            name = f"{where} {line.get('service')}"
+            if not (line.get("phone") or line.get("sms")):
+                found.append(f"{name}: needs a phone or sms number")
+            if line.get("phone") and not PHONE.match(line["phone"]):
+                found.append(f"{name}: phone {line['phone']!r} is not digits, spaces and dashes")
+            if line.get("sms") and not SMS.match(line["sms"]):
+                found.append(f"{name}: sms {line['sms']!r} is not a 3-6 digit short code")
+            if line.get("url") and not URL.match(line["url"]):
+                found.append(f"{name}: url {line['url']!r} is not https")
+            if not line.get("source"):
+                found.append(f"{name}: no source")
+            if not DATE.match(str(line.get("last_checked", ""))):
+                found.append(f"{name}: last_checked must be YYYY-MM-DD")
+    return found
+
+
+def describe(line: Dict[str, Any], words: Dict[str, str]) -> str:
+    """One line of text for one service."""
+    if line.get("phone") and line.get("sms") == line["phone"]:
+        text = words["call_or_text"].format(**line)
+    elif line.get("phone"):
+        text = words["call"].format(**line)
+    elif line.get("sms_body"):
+        text = words["text_word"].format(**line)
+    else:
+        text = words["text"].format(**line)
+    if line.get("hours"):
+        text += words["hours"].format(**line)
+    return text
+
+
+def called(country: Dict[str, Any]) -> str:
+    """The country's name as it reads inside a sentence ("the United Kingdom")."""
+    return country.get("called", country["name"])
+
+
+def bullet(lines: List[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+    international = words["international"].format(**data["international"])
+    if country is None:
+        by_code = {c["code"]: c for c in data["countries"]}
+        lines = [
+            words["default_line"].format(country=by_code[code]["name"], line=describe(line, words))
+            for code in data["default_countries"]
+            for line in by_code[code]["lines"]
+        ]
+        countries_by_number: Dict[str, List[str]] = {}
+        for c in data["countries"]:
+            countries_by_number.setdefault(c["emergency"], []).append(c["name"])
+        numbers = ", ".join(f"{n} ({', '.join(names)})" for n, names in countries_by_number.items())
+        parts = [
+            words["opening"], words["lines_lead"] + "\n" + bullet(lines + [international]),
+            words["emergency_default"].format(numbers=numbers), words["closing"],
+        ]
+    else:
+        lines = [describe(line, words) for line in country["lines"]]
+        parts = [
+            words["opening"],
+            words["lines_lead_country"].format(country=called(country)) + "\n" + bullet(lines + [international]),
+        ]
+        if country.get("abuse_lines"):
+            parts.append(words["abuse_lead"] + "\n" + bullet([describe(l, words) for l in country["abuse_lines"]]))
+        parts += [words["emergency_country"].format(**country), words["closing_country"]]
+    return "\n\n".join(parts)
+
+
+def country_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+    if country is None:
+        return words["unknown_country"].format(**data["international"])
+    parts = [words["country_lead"].format(country=called(country)) + "\n" + bullet(
+        [describe(line, words) for line in country["lines"]]
+    )]
+    if country.get("abuse_lines"):
+        parts.append(words["abuse_lead"] + "\n" + bullet([describe(l, words) for l in country["abuse_lines"]]))
+    parts.append(words["emergency_country"].format(**country))
+    return "\n\n".join(parts)
+
+
+def responses(data: Dict[str, Any], words: Dict[str, str]) -> Dict[str, Any]:
+    """utter_crisis and utter_crisis_line: a variation per country, then the default."""
+    def variations(render):
+        by_country = [
+            {"condition": [{"type": "slot", "name": "country", "value": c["code"]}], "text": render(data, words, c)}
+            for c in data["countries"]
+        ]
+        return by_country + [{"text": render(data, words, None)}]
+
+    return {"utter_crisis": variations(crisis_text), "utter_crisis_line": variations(country_text)}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line texts as readable block scalars."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+def render_file() -> str:
+    header = (
+        "# GENERATED by `make crisis-responses` from content/crisis_lines.yml and\n"
+        "# content/crisis_messages.yml. Do not edit by hand: edit those files and regenerate.\n"
+    )
+    body = {"version": "3.1", "responses": responses(load(LINES_FILE), load(MESSAGES_FILE))}
+    return header + yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def main(argv: List[str]) -> int:
+    issues = problems(load(LINES_FILE))
+    if issues:
+        print("content/crisis_lines.yml has problems:\n" + "\n".join(f"  - {p}" for p in issues))
+        return 1
+    rendered = render_file()
+    if "--check" in argv:
+        if not RESPONSES_FILE.exists() or RESPONSES_FILE.read_text(encoding="utf-8") != rendered:
+            print("domain/crisis_responses.yml is out of date: run `make crisis-responses`")
+            return 1
+        return 0
+    RESPONSES_FILE.write_text(rendered, encoding="utf-8")
+    print(f"Wrote {RESPONSES_FILE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
