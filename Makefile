@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 PORT ?= 5005
 SHELL_PORT ?= 5006
+WEB_PORT ?= 8080
+# Pages allowed to talk to Willow (CORS and the socket.io origin check), space-separated.
+WEB_ALLOWED_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
+export WEB_ALLOWED_ORIGINS
 ACTIONS_PORT ?= 5055
 NLU_FLOOR ?= 0.90
 RESULTS ?= results
@@ -23,7 +27,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval compare clean lock
+.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval telegram-webhook compare clean lock
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +46,23 @@ $(VENV)/.test-installed: $(VENV)/.runtime-installed requirements/test.txt
 install: $(VENV)/.runtime-installed ## Create the venv and install pinned runtime dependencies
 
 install-test: $(VENV)/.test-installed ## Also install the pinned test tools
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
+system-deps: ## Install Debian packages the tests need (chromium); needs root or sudo
+	@command -v chromium >/dev/null || { \
+	  echo "==> Installing chromium from Debian's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	  || { echo "error: could not install chromium; install it yourself: sudo apt-get install chromium" >&2; exit 1; }; }
+
+web/vendor/socket.io.min.js: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 18+ (for example: sudo apt-get install nodejs npm)" >&2; exit 1; }
+	@echo "==> Installing the web page's socket.io client from npm"
+	@cd web && npm ci --no-audit --no-fund --silent
+	@mkdir -p web/vendor && cp web/node_modules/socket.io-client/dist/socket.io.min.js web/vendor/
+	@touch $@
+
+web: web/vendor/socket.io.min.js ## Install the chat page's assets (socket.io client from npm)
 
 $(SPACY_MODEL)/meta.json: $(VENV)/.runtime-installed willow/spacy_pipeline.py
 	@$(PY) -m willow.spacy_pipeline $(SPACY_MODEL)
@@ -62,16 +83,19 @@ train: spacy-model domain/crisis_responses.yml ## Train a model, unless one for 
 validate: spacy-model domain/crisis_responses.yml ## Check domain, data and stories for mistakes (warnings fail)
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
-run: train ## Set up everything and start Willow (action server + Rasa server)
-	@scripts/serve.sh run "$(MODEL)" $(PORT) $(ACTIONS_PORT)
+run: train web ## Set up everything and start Willow (action server, Rasa server, chat page)
+	@WEB_PORT=$(WEB_PORT) scripts/serve.sh run "$(MODEL)" $(PORT) $(ACTIONS_PORT)
 
 shell: train ## Chat with Willow in the terminal
 	@scripts/serve.sh shell "$(MODEL)" $(SHELL_PORT) $(ACTIONS_PORT)
 
+telegram-webhook: install ## Register TELEGRAM_WEBHOOK_URL and the secret token with Telegram (TELEGRAM_* variables)
+	@$(PY) -m willow.channels.telegram set-webhook
+
 actions: install ## Start only the action server
 	$(VENV)/bin/rasa run actions --actions actions --port $(ACTIONS_PORT)
 
-test: install-test validate train ## Set up everything and run every test
+test: install-test system-deps web validate train ## Set up everything and run every test
 	$(PY) -m pytest tests -p no:cacheprovider --nlu-floor $(NLU_FLOOR)
 
 rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (reports in $(RESULTS)/)

@@ -41,15 +41,22 @@ if [ "$mode" = shell ]; then
 fi
 
 echo "==> Starting Willow on port $port (log: logs/rasa.log); loading the model takes 10-40 s"
+# shellcheck disable=SC2086  # WEB_ALLOWED_ORIGINS is a space-separated list
 "$venv/bin/rasa" run --model "$model" --endpoints "$endpoints" --credentials credentials.yml \
-  --port "$port" > logs/rasa.log 2>&1 &
+  --port "$port" --cors ${WEB_ALLOWED_ORIGINS:-} > logs/rasa.log 2>&1 &
 pids+=($!)
-wait_for "http://localhost:$port/" "Rasa server" "${pids[-1]}" logs/rasa.log
+rasa_pid=$!
+web_port=${WEB_PORT:-8080}
+echo "==> Serving the chat page on port $web_port"
+"$venv/bin/python" -m http.server "$web_port" --bind 127.0.0.1 --directory web > logs/web.log 2>&1 &
+pids+=($!)
+wait_for "http://localhost:$port/" "Rasa server" "$rasa_pid" logs/rasa.log
 cat <<MSG
 
 Willow is running. Chat with it:
+  in the browser:   http://localhost:$web_port/?server=http://localhost:$port
   in the terminal:  make shell   (in another terminal)
   over REST:        curl -s localhost:$port/webhooks/rest/webhook -d '{"sender": "me", "message": "hi"}'
 Press Ctrl+C to stop.
 MSG
-wait "${pids[-1]}"
+wait "$rasa_pid"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -43,3 +44,30 @@ def servers(model_path: Path) -> Iterator[local_servers.Servers]:
     """The real action server and Rasa server on free local ports."""
     with local_servers.running(model_path, ARTIFACTS) as running:
         yield running
+
+
+@dataclass
+class WebStack:
+    page_url: str
+    origin: str
+    servers: local_servers.Servers
+
+
+@pytest.fixture(scope="session")
+def web_stack(model_path: Path) -> Iterator[WebStack]:
+    """The chat page on a static server, and Willow allowing exactly that page's origin."""
+    subprocess.run(["make", "--no-print-directory", "-s", "web"], cwd=ROOT, check=True)
+    port = local_servers.free_port()
+    origin = f"http://127.0.0.1:{port}"
+    page = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", "web"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        with local_servers.running(
+            model_path, ARTIFACTS / "web", env={"WEB_ALLOWED_ORIGINS": origin}, extra_args=["--cors", origin]
+        ) as servers:
+            local_servers.wait_until_up(f"{origin}/index.html", page, ARTIFACTS / "web" / "rasa.log")
+            yield WebStack(page_url=f"{origin}/index.html?server={servers.url}", origin=origin, servers=servers)
+    finally:
+        local_servers.stop(page)

@@ -99,9 +99,10 @@ def test_random_characters_and_huge_messages_get_a_reply(servers):
     assert texts(servers.say(user, "hi"))[0] in variations("utter_intro")
 
 
-def test_message_text_is_not_logged(servers):
+@pytest.mark.parametrize("template", ["i cried in therapy today {}", "/help {}", "/greet {}"])
+def test_message_text_is_not_logged(servers, template):
     marker = f"privacy-marker-{uuid.uuid4().hex}"
-    assert said(servers.say(sender(), f"i cried in therapy today {marker}"))
+    assert said(servers.say(sender(), template.format(marker)))
     for log in (servers.rasa_log, servers.actions_log):
         assert marker not in log.read_text(errors="replace")
 

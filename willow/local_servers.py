@@ -44,10 +44,12 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
     raise RuntimeError(f"{url} did not start within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def start(args: List[str], log: Path) -> subprocess.Popen:
+def start(args: List[str], log: Path, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as handle:
-        return subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            args, cwd=ROOT, env={**ENV, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT
+        )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -85,11 +87,19 @@ class Servers:
 
 
 @contextlib.contextmanager
-def running(model: Path, logs: Optional[Path] = None, with_actions: bool = True) -> Iterator[Servers]:
+def running(
+    model: Path,
+    logs: Optional[Path] = None,
+    with_actions: bool = True,
+    credentials: Path = ROOT / "credentials.yml",
+    env: Optional[Dict[str, str]] = None,
+    extra_args: Optional[List[str]] = None,
+) -> Iterator[Servers]:
     """The real action server and Rasa server (HTTP API on, behind a random token).
 
     ``with_actions=False`` leaves the action server out (its port stays closed), to test
-    what users get when it is down.
+    what users get when it is down. ``credentials``, ``env`` and ``extra_args`` configure
+    channels (for example fake Telegram or Slack APIs on 127.0.0.1, or ``--cors``).
     """
     logs = logs or Path(tempfile.mkdtemp(prefix="willow-servers-"))
     logs.mkdir(parents=True, exist_ok=True)
@@ -106,9 +116,10 @@ def running(model: Path, logs: Optional[Path] = None, with_actions: bool = True)
         )
     rasa = start(
         [RASA, "run", "--model", str(model), "--port", str(rasa_port),
-         "--endpoints", str(endpoints), "--credentials", "credentials.yml",
-         "--enable-api", "--auth-token", token],
+         "--endpoints", str(endpoints), "--credentials", str(credentials),
+         "--enable-api", "--auth-token", token, *(extra_args or [])],
         rasa_log,
+        env,
     )
     try:
         if actions:

@@ -1,0 +1,114 @@
+"""The chat page in a real browser (Debian's chromium driven by Playwright) against the real servers."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests import domain_files
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+    "--disable-background-networking", "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, web_stack):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(web_stack.page_url)
+    yield page
+    context.close()
+
+
+def first_paragraph(name: str) -> list[str]:
+    return [text.split("\n\n")[0] for text in domain_files.texts(name)]
+
+
+def bot_texts(page) -> list[str]:
+    return page.locator(".willow-bot").all_inner_texts()
+
+
+def wait_for_bot(page, count: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll('.willow-bot').length >= {count}")
+
+
+def test_chat_reload_and_crisis_links(page, web_stack):
+    # A new conversation opens with Willow's honest introduction.
+    wait_for_bot(page, 1)
+    assert bot_texts(page)[0] in first_paragraph("utter_intro")
+    assert page.locator(".willow-log").get_attribute("aria-live") == "polite"
+    assert "not a therapist" in page.locator(".willow-disclaimer").inner_text()
+
+    # Typing and Enter sends; the reply and its quick replies appear.
+    before = len(bot_texts(page))
+    page.locator(".willow-input").fill("I cried in therapy today")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Why does it happen?").wait_for()
+    assert page.locator(".willow-user").last.inner_text() == "I cried in therapy today"
+    assert len(bot_texts(page)) > before
+
+    # A quick reply sends its payload and shows its title.
+    before = len(bot_texts(page))
+    page.get_by_role("button", name="Why does it happen?").click()
+    wait_for_bot(page, before + 1)
+    assert page.locator(".willow-user").last.inner_text() == "Why does it happen?"
+    assert bot_texts(page)[before] in first_paragraph("utter_why_cry")
+
+    # A reload keeps the transcript and the same conversation on the server.
+    shown = len(bot_texts(page))
+    session_id = page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))")
+    page.reload()
+    wait_for_bot(page, shown)
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))") == session_id
+    page.locator(".willow-input").fill("is that normal?")
+    page.locator(".willow-send").click()
+    wait_for_bot(page, shown + 1)
+    tracker = web_stack.servers.tracker(session_id)
+    assert tracker["slots"]["topic"] == "cried"
+    assert [e["parse_data"]["intent"]["name"] for e in tracker["events"] if e["event"] == "user"][-1] == "ask_is_normal"
+
+    # Crisis lines are links a phone can call or text.
+    page.locator(".willow-input").fill("i want to kill myself")
+    page.keyboard.press("Enter")
+    page.locator('.willow-bot a[href="tel:988"]').first.wait_for()
+    assert page.locator('.willow-bot a[href="sms:988"]').count() >= 1
+    assert page.locator('.willow-bot a[href^="sms:85258"]').count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
+
+
+def test_phone_size_and_new_conversation(browser, web_stack):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(web_stack.page_url)
+    wait_for_bot(page, 1)
+    first_session = page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))")
+    page.locator(".willow-input").fill("why do people cry in therapy")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelectorAll('.willow-user').length === 1")
+    # Nothing is wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.get_by_role("button", name="New conversation").click()
+    wait_for_bot(page, 1)
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))") != first_session
+    # The old transcript is gone and the new conversation starts with the introduction.
+    assert page.locator(".willow-user").count() == 0
+    assert bot_texts(page)[0] in first_paragraph("utter_intro")
+    page.screenshot(path=str(ARTIFACTS / "chat-page-phone.png"))
+    context.close()

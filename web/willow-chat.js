@@ -1,0 +1,216 @@
+/*
+ * Willow's chat widget: a small, dependency-free client for Rasa's socket.io channel.
+ * Needs the socket.io client (window.io) loaded first. Mounts into #willow-chat, or
+ * creates that element at the end of <body>.
+ *
+ * Configuration: data-server on this <script> tag (or ?server=URL on the page) is the
+ * Rasa server's URL. Everything the bot says comes from the server; the strings below
+ * are only the widget's own labels.
+ *
+ * Privacy: the session id and the transcript live in sessionStorage, so a reload keeps
+ * the conversation but closing the tab forgets it on this device.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  var params = new URLSearchParams(window.location.search);
+  var SERVER = params.get("server") || (script && script.dataset.server) || window.location.origin;
+  var STORE = { session: "willow.session", transcript: "willow.transcript" };
+  var LABELS = {
+    title: "Willow",
+    disclaimer: "An automated assistant, not a therapist. In danger? Call your local emergency number.",
+    placeholder: "Type a message",
+    send: "Send",
+    restart: "New conversation",
+    typing: "Willow is typing",
+    offline: "Connecting to Willow…",
+    log: "Conversation with Willow"
+  };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) { node.appendChild(child); });
+    return node;
+  }
+
+  function escapeHtml(text) {
+    return text.replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  var NUMBER = "(\\d[\\d -]*\\d|\\d)";
+  var LINKS = new RegExp(
+    [
+      "(https?://[^\\s)<]+)",                                   // 1 url
+      "\\b((?:[a-z0-9-]+\\.)+(?:com|org|org\\.uk|org\\.au|org\\.nz|ca|gov\\.in))\\b", // 2 bare domain
+      "\\btext ([A-Z]+) to " + NUMBER,                          // 3 word, 4 number: sms with body
+      "\\bcall or text " + NUMBER,                              // 5 number
+      "\\bcall " + NUMBER,                                      // 6 number
+      "\\btext " + NUMBER,                                      // 7 number
+      "\\b(911|999|112|000|111|988)\\b"                         // 8 emergency number on its own
+    ].join("|"),
+    "g"
+  );
+
+  function digits(number) { return number.replace(/[ -]/g, ""); }
+
+  // Plain text in, safe HTML out: links for web addresses, tel: and sms: for crisis lines.
+  function linkify(text) {
+    return escapeHtml(text).replace(LINKS, function (match, url, domain, word, smsNumber, both, call, sms, emergency) {
+      if (url) return '<a href="' + url + '" target="_blank" rel="noopener">' + url + "</a>";
+      if (domain) return '<a href="https://' + domain + '" target="_blank" rel="noopener">' + domain + "</a>";
+      if (word) return 'text <a href="sms:' + digits(smsNumber) + "?&body=" + word + '">' + word + " to " + smsNumber + "</a>";
+      if (both) return '<a href="tel:' + digits(both) + '">call</a> or <a href="sms:' + digits(both) + '">text</a> ' + both;
+      if (call) return 'call <a href="tel:' + digits(call) + '">' + call + "</a>";
+      if (sms) return 'text <a href="sms:' + digits(sms) + '">' + sms + "</a>";
+      return '<a href="tel:' + emergency + '">' + emergency + "</a>";
+    });
+  }
+
+  function load(key, fallback) {
+    try { return JSON.parse(window.sessionStorage.getItem(key)) || fallback; } catch (e) { return fallback; }
+  }
+  function save(key, value) {
+    try { window.sessionStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ }
+  }
+  function newSessionId() {
+    return (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID().replace(/-/g, "")
+      : String(Date.now()) + Math.random().toString(16).slice(2);
+  }
+
+  // ---- layout ---------------------------------------------------------------------
+  var root = document.getElementById("willow-chat") || document.body.appendChild(el("div", { id: "willow-chat" }));
+  root.classList.add("willow");
+  var restart = el("button", { type: "button", class: "willow-restart", text: LABELS.restart });
+  var header = el("header", { class: "willow-header" }, [
+    el("div", {}, [
+      el("h1", { class: "willow-title", text: LABELS.title }),
+      el("p", { class: "willow-disclaimer", text: LABELS.disclaimer })
+    ]),
+    restart
+  ]);
+  var log = el("div", { class: "willow-log", role: "log", "aria-live": "polite", "aria-label": LABELS.log, tabindex: "0" });
+  var status = el("p", { class: "willow-status", role: "status", text: LABELS.offline });
+  var typing = el("div", { class: "willow-typing", "aria-label": LABELS.typing, hidden: "" }, [
+    el("span"), el("span"), el("span")
+  ]);
+  var input = el("input", { type: "text", class: "willow-input", placeholder: LABELS.placeholder,
+    "aria-label": LABELS.placeholder, maxlength: "2000", autocomplete: "off" });
+  var send = el("button", { type: "submit", class: "willow-send", text: LABELS.send });
+  var form = el("form", { class: "willow-form" }, [input, send]);
+  root.appendChild(header);
+  root.appendChild(log);
+  root.appendChild(typing);
+  root.appendChild(status);
+  root.appendChild(form);
+
+  var transcript = load(STORE.transcript, []);
+  var sessionId = load(STORE.session, null);
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function render(entry) {
+    var bubble = el("div", { class: "willow-msg willow-" + entry.from });
+    bubble.innerHTML = linkify(entry.text || "");
+    log.appendChild(bubble);
+    if (entry.buttons && entry.buttons.length && !entry.answered) {
+      var group = el("div", { class: "willow-quick", role: "group" });
+      entry.buttons.forEach(function (button) {
+        var b = el("button", { type: "button", class: "willow-quick-reply", text: button.title });
+        b.addEventListener("click", function () {
+          entry.answered = true;
+          save(STORE.transcript, transcript);
+          group.remove();
+          userSays(button.title, button.payload);
+        });
+        group.appendChild(b);
+      });
+      log.appendChild(group);
+    }
+    scrollDown();
+  }
+
+  function remember(entry) {
+    transcript.forEach(function (e) { if (e.buttons) e.answered = true; });  // older quick replies are spent
+    log.querySelectorAll(".willow-quick").forEach(function (g) { g.remove(); });
+    transcript.push(entry);
+    save(STORE.transcript, transcript);
+    render(entry);
+  }
+
+  // ---- talking to Rasa ------------------------------------------------------------
+  var socket = window.io(SERVER, { transports: ["polling", "websocket"] });
+  var typingTimer = null;
+
+  function showTyping(on) {
+    typing.hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { typing.hidden = true; }, 15000);
+  }
+
+  function emit(message) {
+    socket.emit("user_uttered", { message: message, session_id: sessionId });
+    showTyping(true);
+  }
+
+  function userSays(text, payload) {
+    if (!text.trim()) return;
+    remember({ from: "user", text: text });
+    emit(payload || text);
+  }
+
+  function startSession(fresh) {
+    if (fresh || !sessionId) {
+      sessionId = newSessionId();
+      transcript = [];
+      save(STORE.session, sessionId);
+      save(STORE.transcript, transcript);
+      log.innerHTML = "";
+    }
+    socket.emit("session_request", { session_id: sessionId });
+  }
+
+  socket.on("connect", function () {
+    status.textContent = "";
+    status.hidden = true;
+    startSession(false);
+  });
+  socket.on("disconnect", function () {
+    status.hidden = false;
+    status.textContent = LABELS.offline;
+  });
+  socket.on("connect_error", function () {
+    status.hidden = false;
+    status.textContent = LABELS.offline;
+  });
+  socket.on("session_confirm", function () {
+    if (!transcript.length) emit("/greet");  // a new conversation starts with Willow's introduction
+  });
+  socket.on("bot_uttered", function (message) {
+    showTyping(false);
+    var buttons = message.quick_replies || message.buttons;
+    if (message.text) remember({ from: "bot", text: message.text, buttons: buttons });
+    else if (message.attachment) remember({ from: "bot", text: String(message.attachment.payload && message.attachment.payload.src || "") });
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    input.value = "";
+    userSays(text);
+    input.focus();
+  });
+  restart.addEventListener("click", function () {
+    startSession(true);
+    input.focus();
+  });
+
+  transcript.forEach(render);
+  window.WillowChat = { linkify: linkify };
+})();

@@ -1,0 +1,98 @@
+"""The web chat channel: Rasa's socket.io channel with three fixes.
+
+1. Session persistence works. Rasa 3.6.21 calls ``sio.enter_room`` without ``await``;
+   since python-socketio 5.10 that is a coroutine, so the socket never joins its session
+   room and no reply reaches the browser (RasaHQ/rasa#13027). We register our own
+   ``session_request`` handler that awaits it.
+2. Only allowed origins may connect. Rasa turns off engine.io's origin check (so that
+   sanic-cors can answer CORS), which lets a page on any site open a websocket to the
+   bot. We check the ``Origin`` header in ``connect`` against ``allowed_origins``
+   (credentials.yml, or WEB_ALLOWED_ORIGINS, separated by spaces or commas). Clients that send no
+   Origin (scripts, not browsers) are let through: origins protect browsers only.
+3. Malformed events (not a dict, no text, no session) are dropped with a debug log
+   instead of raising inside the event handler.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput
+from sanic import Blueprint
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
+
+
+def parse_origins(value: Any) -> List[Text]:
+    if isinstance(value, (list, tuple)):
+        return [str(v).rstrip("/") for v in value]
+    return [o.rstrip("/") for o in re.split(r"[,\s]+", str(value or "")) if o]
+
+
+class SocketIOInput(RasaSocketIOInput):
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SocketIOInput":
+        credentials = credentials or {}
+        channel = super().from_credentials({"session_persistence": True, **credentials})
+        channel.allowed_origins = parse_origins(
+            credentials.get("allowed_origins") or os.environ.get("WEB_ALLOWED_ORIGINS") or DEFAULT_ORIGINS
+        )
+        return channel
+
+    allowed_origins: List[Text] = parse_origins(DEFAULT_ORIGINS)
+
+    def origin_allowed(self, environ: Dict[Text, Any]) -> bool:
+        origin = environ.get("HTTP_ORIGIN")
+        return origin is None or "*" in self.allowed_origins or origin.rstrip("/") in self.allowed_origins
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        rasa_connect = sio.handlers[self.namespace or "/"]["connect"]
+
+        # Registering an event again replaces Rasa's handler for it.
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            if not self.origin_allowed(environ):
+                logger.warning("Refused a socket.io connection from a page on another origin.")
+                return False
+            return await rasa_connect(sid, environ, auth)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
+            data = data if isinstance(data, dict) else {}
+            session_id = data.get("session_id")
+            if not isinstance(session_id, str) or not session_id.strip():
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
+                logger.debug("Dropped a malformed socket.io message event.")
+                return
+            sender_id = data.get("session_id") if self.session_persistence else sid
+            if not isinstance(sender_id, str) or not sender_id:
+                logger.debug("Dropped a socket.io message without a session id.")
+                return
+            metadata = data.get(self.metadata_key)
+            await on_new_message(
+                UserMessage(
+                    data.get("message", ""),
+                    SocketIOOutput(sio, self.bot_message_evt),
+                    sender_id,
+                    input_channel=self.name(),
+                    metadata=metadata if isinstance(metadata, dict) else {},
+                )
+            )
+
+        return webhook
