@@ -107,7 +107,7 @@ def running(
     endpoints = logs / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
     actions_log, rasa_log = logs / "actions.log", logs / "rasa.log"
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)  # hex: a token starting with "-" would read as a CLI flag
 
     actions = None
     if with_actions:
