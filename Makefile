@@ -14,6 +14,16 @@ export WEB_ALLOWED_ORIGINS
 ACTIONS_PORT ?= 5055
 NLU_FLOOR ?= 0.90
 RESULTS ?= results
+# Local PostgreSQL and Redis for the scale-out set-up and its tests (`make services`).
+SERVICES_PG_PORT ?= 15432
+SERVICES_REDIS_PORT ?= 16379
+export SERVICES_PG_PORT SERVICES_REDIS_PORT
+# `make purge` deletes conversations whose last event is older than this many days.
+WILLOW_RETENTION_DAYS ?= 30
+# `make load`: concurrent simulated users, each a multi-turn conversation.
+LOAD_USERS ?= 20
+LOAD_TURNS ?= 8
+LOAD_SOCKETIO_USERS ?= 4
 
 # Rasa must never phone home, and TensorFlow's start-up chatter hides what matters.
 export RASA_TELEMETRY_ENABLED := false
@@ -27,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval telegram-webhook compare clean lock
+.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval telegram-webhook compare clean lock services services-stop purge load
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -95,7 +105,19 @@ telegram-webhook: install ## Register TELEGRAM_WEBHOOK_URL and the secret token 
 actions: install ## Start only the action server
 	$(VENV)/bin/rasa run actions --actions actions --port $(ACTIONS_PORT)
 
-test: install-test system-deps web validate train ## Set up everything and run every test
+services: ## Install (if missing) and start PostgreSQL 15 and Redis on 127.0.0.1, data in .services/
+	@scripts/services.sh start
+
+services-stop: ## Stop the PostgreSQL and Redis that `make services` started
+	@scripts/services.sh stop
+
+load: train ## Load test: concurrent REST + socket.io conversations on fresh servers (SQLite, like make run); fails if anything is lost
+	$(PY) -m willow.load_test --users $(LOAD_USERS) --turns $(LOAD_TURNS) --socketio-users $(LOAD_SOCKETIO_USERS) --sqlite
+
+purge: install ## Delete conversations last active more than WILLOW_RETENTION_DAYS (30) days ago
+	@$(PY) -m willow.retention purge --days $(WILLOW_RETENTION_DAYS)
+
+test: install-test system-deps web validate train services ## Set up everything and run every test
 	$(PY) -m pytest tests -p no:cacheprovider --nlu-floor $(NLU_FLOOR)
 
 rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (reports in $(RESULTS)/)

@@ -6,11 +6,13 @@ mode=$1 model=$2 port=$3 actions_port=$4
 venv=${VENV:-.venv}
 mkdir -p logs
 
-endpoints=endpoints.yml
-if [ "$actions_port" != 5055 ]; then  # endpoints.yml names the default port
-  endpoints=$(mktemp --suffix=.yml)
-  printf 'action_endpoint:\n  url: "http://localhost:%s/webhook"\n' "$actions_port" > "$endpoints"
-fi
+# The effective endpoints (tracker store, lock store, action server) from environment variables:
+# SQLite in data-store/ unless WILLOW_TRACKER_STORE / WILLOW_LOCK_STORE say otherwise (README, Persistence).
+# It holds no passwords, only ${POSTGRES_PASSWORD} / ${REDIS_PASSWORD} for Rasa to substitute.
+endpoints=logs/endpoints-$mode.yml
+"$venv/bin/python" -m willow.endpoints --out "$endpoints" \
+  --action-url "${ACTION_SERVER_URL:-http://localhost:$actions_port/webhook}"
+echo "==> $("$venv/bin/python" -m willow.endpoints --describe)"
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -42,7 +44,9 @@ fi
 
 echo "==> Starting Willow on port $port (log: logs/rasa.log); loading the model takes 10-40 s"
 # shellcheck disable=SC2086  # WEB_ALLOWED_ORIGINS is a space-separated list
-"$venv/bin/rasa" run --model "$model" --endpoints "$endpoints" --credentials credentials.yml \
+# Request bodies over 1 MB get 413 (the Rasa server only: the action server receives whole trackers).
+SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1000000}" \
+  "$venv/bin/rasa" run --model "$model" --endpoints "$endpoints" --credentials credentials.yml \
   --port "$port" --cors ${WEB_ALLOWED_ORIGINS:-} > logs/rasa.log 2>&1 &
 pids+=($!)
 rasa_pid=$!

@@ -5,6 +5,8 @@ when a test needs them) and every server test talks to the same pair.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from willow import local_servers, model_files  # noqa: E402
+from willow import endpoints, local_servers, model_files  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -39,10 +41,35 @@ def model_path() -> Path:
     return path
 
 
+@dataclass
+class SqliteStore:
+    db: Path
+    endpoints: Path  # tracker store only; local_servers adds the action endpoint
+
+
+def sqlite_store(folder: Path) -> SqliteStore:
+    """A fresh SQLite tracker store in ``folder``, configured as ``make run`` does by default."""
+    shutil.rmtree(folder, ignore_errors=True)
+    db = folder / "willow.db"
+    source = endpoints.write(folder / "endpoints.yml",
+                             env={"WILLOW_TRACKER_STORE": "sqlite", "WILLOW_DB_PATH": str(db)})
+    return SqliteStore(db, source)
+
+
 @pytest.fixture(scope="session")
-def servers(model_path: Path) -> Iterator[local_servers.Servers]:
-    """The real action server and Rasa server on free local ports."""
-    with local_servers.running(model_path, ARTIFACTS) as running:
+def default_store() -> Iterator[SqliteStore]:
+    """The session servers' tracker store: SQLite, the default, in test-artifacts/store-<pid>/
+    (one per session, so test runs side by side never share or delete each other's)."""
+    store = sqlite_store(ARTIFACTS / f"store-{os.getpid()}")
+    yield store
+    shutil.rmtree(store.db.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers(model_path: Path, default_store: SqliteStore) -> Iterator[local_servers.Servers]:
+    """The real action server and Rasa server on free local ports, keeping conversations in
+    the default tracker store (SQLite)."""
+    with local_servers.running(model_path, ARTIFACTS, endpoints=default_store.endpoints) as running:
         yield running
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(Path(sys.executable).parent / "rasa")
@@ -86,6 +87,85 @@ class Servers:
         return response.json()
 
 
+def write_endpoints(out: Path, actions_url: str, source: Optional[Path] = None) -> Path:
+    """``source``'s settings (tracker store, lock store...) with the action endpoint at ``actions_url``.
+
+    Without ``source`` only the action endpoint is set: Rasa's in-memory tracker store.
+    ``${VAR}`` placeholders in ``source`` are kept for Rasa to substitute.
+    """
+    config = (yaml.safe_load(Path(source).read_text()) or {}) if source else {}
+    config["action_endpoint"] = {"url": f"{actions_url}/webhook"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+@dataclass
+class _Rasa:
+    process: subprocess.Popen
+    servers: Servers
+
+
+def _start_rasa(
+    model: Path, log: Path, endpoints: Path, actions_url: str, actions_log: Path,
+    credentials: Path, env: Optional[Dict[str, str]], extra_args: Optional[List[str]],
+) -> _Rasa:
+    port, token = free_port(), secrets.token_hex(16)  # hex: a token starting with "-" reads as a CLI flag
+    process = start(
+        [RASA, "run", "--model", str(model), "--port", str(port),
+         "--endpoints", str(endpoints), "--credentials", str(credentials),
+         "--enable-api", "--auth-token", token, *(extra_args or [])],
+        log,
+        # Bodies over 1 MB get 413, as with `make run` (Rasa only: actions receive whole trackers).
+        {"SANIC_REQUEST_MAX_SIZE": "1000000", **(env or {})},
+    )
+    servers = Servers(url=f"http://127.0.0.1:{port}", token=token, actions_url=actions_url,
+                      rasa_log=log, actions_log=actions_log)
+    return _Rasa(process, servers)
+
+
+@contextlib.contextmanager
+def action_server(logs: Path) -> Iterator[str]:
+    """Only the action server; yields its base URL (add ``/webhook`` for Rasa)."""
+    port, log = free_port(), logs / "actions.log"
+    process = start([RASA, "run", "actions", "--actions", "actions", "--port", str(port)], log)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def rasa_servers(
+    model: Path,
+    logs: Path,
+    actions_url: str,
+    instances: int = 1,
+    endpoints: Optional[Path] = None,
+    credentials: Path = ROOT / "credentials.yml",
+    env: Optional[Dict[str, str]] = None,
+    extra_args: Optional[List[str]] = None,
+) -> Iterator[List[Servers]]:
+    """``instances`` Rasa servers sharing one endpoints file (and so one tracker store and
+    lock store), all using the action server at ``actions_url``. They load the model in
+    parallel; the logs are ``rasa.log``, ``rasa-2.log``...; stopped on exit."""
+    logs.mkdir(parents=True, exist_ok=True)
+    effective = write_endpoints(logs / "endpoints.yml", actions_url, endpoints)
+    started: List[_Rasa] = []
+    try:
+        for number in range(1, instances + 1):
+            log = logs / ("rasa.log" if number == 1 else f"rasa-{number}.log")
+            started.append(_start_rasa(model, log, effective, actions_url, logs / "actions.log",
+                                       credentials, env, extra_args))
+        for rasa in started:
+            wait_until_up(f"{rasa.servers.url}/", rasa.process, rasa.servers.rasa_log)
+        yield [rasa.servers for rasa in started]
+    finally:
+        for rasa in started:
+            stop(rasa.process)
+
+
 @contextlib.contextmanager
 def running(
     model: Path,
@@ -94,43 +174,36 @@ def running(
     credentials: Path = ROOT / "credentials.yml",
     env: Optional[Dict[str, str]] = None,
     extra_args: Optional[List[str]] = None,
+    endpoints: Optional[Path] = None,
 ) -> Iterator[Servers]:
     """The real action server and Rasa server (HTTP API on, behind a random token).
 
     ``with_actions=False`` leaves the action server out (its port stays closed), to test
     what users get when it is down. ``credentials``, ``env`` and ``extra_args`` configure
     channels (for example fake Telegram or Slack APIs on 127.0.0.1, or ``--cors``).
+    ``endpoints`` is an endpoints file whose tracker store and lock store Rasa uses (for
+    example one written by ``python -m willow.endpoints``); its action endpoint is replaced
+    by this action server. Without it, Rasa keeps conversations in memory.
     """
     logs = logs or Path(tempfile.mkdtemp(prefix="willow-servers-"))
     logs.mkdir(parents=True, exist_ok=True)
-    actions_port, rasa_port = free_port(), free_port()
-    endpoints = logs / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
-    actions_log, rasa_log = logs / "actions.log", logs / "rasa.log"
-    token = secrets.token_hex(16)  # hex: a token starting with "-" would read as a CLI flag
+    actions_port = free_port()
+    actions_url, actions_log = f"http://127.0.0.1:{actions_port}", logs / "actions.log"
+    effective = write_endpoints(logs / "endpoints.yml", actions_url, endpoints)
 
     actions = None
     if with_actions:
         actions = start(
             [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)], actions_log
         )
-    rasa = start(
-        [RASA, "run", "--model", str(model), "--port", str(rasa_port),
-         "--endpoints", str(endpoints), "--credentials", str(credentials),
-         "--enable-api", "--auth-token", token, *(extra_args or [])],
-        rasa_log,
-        env,
-    )
+    rasa = _start_rasa(model, logs / "rasa.log", effective, actions_url, actions_log,
+                       credentials, env, extra_args)
     try:
         if actions:
-            wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, actions_log)
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log)
-        yield Servers(
-            url=f"http://127.0.0.1:{rasa_port}", token=token,
-            actions_url=f"http://127.0.0.1:{actions_port}",
-            rasa_log=rasa_log, actions_log=actions_log,
-        )
+            wait_until_up(f"{actions_url}/health", actions, actions_log)
+        wait_until_up(f"{rasa.servers.url}/", rasa.process, rasa.servers.rasa_log)
+        yield rasa.servers
     finally:
-        stop(rasa)
+        stop(rasa.process)
         if actions:
             stop(actions)

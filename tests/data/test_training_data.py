@@ -14,6 +14,7 @@ CONTRACT_INTENTS = [
     "cried_in_therapy", "ask_is_normal", "ask_why_cry", "embarrassed_about_crying", "not_crying",
     "frequent_crying", "fear_of_crying", "ask_does_crying_help", "ask_how_to_raise", "crisis",
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope",
+    "forget_me",  # issue 5: "delete my data"
 ]
 
 

@@ -74,3 +74,35 @@ def test_no_match_leaves_the_message_alone(nlp):
 
 def test_button_payloads_are_not_matched(nlp):
     assert run(nlp, "/not_crying", "not_crying").get("intent")["name"] == "not_crying"
+
+
+def fallback(nlp, text, ranked):
+    """A message the FallbackClassifier made nlu_fallback, with the classifier's ranking behind it."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.25}] + [
+        {"name": name, "confidence": confidence} for name, confidence in ranked
+    ]
+    message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking,
+                            "text_spacy_doc": nlp(text.lower())})
+    CrisisDetector({}).process([message], SpacyModel(model=nlp, model_name="test"))
+    return message
+
+
+def test_crisis_as_the_classifiers_uncertain_best_guess_is_still_crisis(nlp):
+    # Safety first: too close to call for the FallbackClassifier is not a reason to ask
+    # someone at risk to rephrase.
+    message = fallback(nlp, "the cupboard is empty now, i took it all", [("crisis", 0.28), ("inform_country", 0.25)])
+    assert message.get("intent") == {"name": "crisis", "confidence": 1.0}
+    report = message.get("crisis_detector")
+    assert report["groups"] == [] and report["classifier_intent"] == "crisis"
+    assert report["classifier_uncertain"] is True
+
+
+def test_an_uncertain_guess_of_another_intent_stays_a_fallback(nlp):
+    message = fallback(nlp, "the cupboard is empty now", [("out_of_scope", 0.28), ("crisis", 0.25)])
+    assert message.get("intent")["name"] == "nlu_fallback"
+    assert message.get("crisis_detector") is None
+
+
+def test_an_uncertain_crisis_guess_on_an_idiom_stays_a_fallback(nlp):
+    message = fallback(nlp, "that session killed me", [("crisis", 0.28), ("cried_in_therapy", 0.25)])
+    assert message.get("intent")["name"] == "nlu_fallback"

@@ -11,6 +11,16 @@
    Origin (scripts, not browsers) are let through: origins protect browsers only.
 3. Malformed events (not a dict, no text, no session) are dropped with a debug log
    instead of raising inside the event handler.
+4. Bursts are not lost or slowed down. The polling transport sends every queued event in one
+   request; engine.io refused requests with more than 16 (``Payload.max_decode_packets``,
+   "Too many packets in payload", 400) and all of them were lost: here up to 100 (requests
+   stay bounded by ``max_http_buffer_size``, 1 MB). Each sender's messages are then queued
+   first come, first served (``willow.channels.sender_queue``) instead of polling Rasa's lock
+   once a second; past 100 waiting messages a sender's further messages are dropped with a
+   warning. Messages longer than ``MAX_MESSAGE_CHARS`` (10,000; the page allows 2,000) are
+   dropped with a warning: parsing them blocks the server for everyone. So are session ids
+   longer than 255 characters and text with NUL characters or lone surrogates, which the SQL
+   tracker stores cannot save.
 """
 from __future__ import annotations
 
@@ -20,14 +30,19 @@ import re
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
+import engineio.payload
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
 
+from willow.channels import rest, sender_queue
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
+MAX_MESSAGE_CHARS = 10_000
+MAX_PACKETS_PER_REQUEST = 100
 
 
 def parse_origins(value: Any) -> List[Text]:
@@ -54,6 +69,10 @@ class SocketIOInput(RasaSocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
+        # A class attribute of python-engineio (no per-server setting); only raised, never lowered.
+        engineio.payload.Payload.max_decode_packets = max(
+            engineio.payload.Payload.max_decode_packets, MAX_PACKETS_PER_REQUEST
+        )
         sio = self.sio
         rasa_connect = sio.handlers[self.namespace or "/"]["connect"]
 
@@ -81,18 +100,33 @@ class SocketIOInput(RasaSocketIOInput):
                 logger.debug("Dropped a malformed socket.io message event.")
                 return
             sender_id = data.get("session_id") if self.session_persistence else sid
-            if not isinstance(sender_id, str) or not sender_id:
-                logger.debug("Dropped a socket.io message without a session id.")
+            if not isinstance(sender_id, str) or not sender_id or len(sender_id) > rest.MAX_SENDER_CHARS:
+                logger.debug("Dropped a socket.io message without a usable session id.")
+                return
+            if len(data.get("message", "")) > MAX_MESSAGE_CHARS:
+                logger.warning("Dropped a socket.io message longer than %s characters.", MAX_MESSAGE_CHARS)
+                return
+            try:  # NUL characters and lone surrogates: SQL tracker stores cannot save them
+                rest.check_text(sender_id, "session_id")
+                rest.check_text(data.get("message", ""), "message")
+            except rest.BadRequest as e:
+                logger.debug("Dropped a socket.io message: %s", e.error)
                 return
             metadata = data.get(self.metadata_key)
-            await on_new_message(
-                UserMessage(
-                    data.get("message", ""),
-                    SocketIOOutput(sio, self.bot_message_evt),
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata=metadata if isinstance(metadata, dict) else {},
-                )
+            message = UserMessage(
+                data.get("message", ""),
+                SocketIOOutput(sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
             )
+            try:
+                async with sender_queue.queues.turn(sender_id):
+                    await on_new_message(message)
+            except sender_queue.Busy:
+                logger.warning(
+                    "Dropped a socket.io message: this sender already has %s waiting.",
+                    sender_queue.queues.max_pending,
+                )
 
         return webhook

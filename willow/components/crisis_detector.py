@@ -113,7 +113,14 @@ class CrisisDetector(RuleComponent):
             doc = message.get(SPACY_DOC_KEY) or model.model(text.lower())
             groups, exclusions = self.matcher(model).scan(doc)
             classifier_intent = (message.get(INTENT) or {}).get("name")
-            if groups:
+            report: Dict[Text, Any] = {}
+            if not groups and not exclusions and self._crisis_was_classifiers_guess(message):
+                # Safety first: the classifier's best guess was crisis, but too close to the
+                # next intent (or too unsure) for the FallbackClassifier, which made it
+                # nlu_fallback. A crisis reply beats "could you say that another way?".
+                classifier_intent, report["classifier_uncertain"] = CRISIS, True
+                self._set_crisis(message)
+            elif groups:
                 self._set_crisis(message)
             elif exclusions and classifier_intent == CRISIS:
                 # The classifier saw risk words, but the patterns recognise them as an
@@ -123,10 +130,21 @@ class CrisisDetector(RuleComponent):
                 continue
             message.set(
                 REPORT_KEY,
-                {"groups": groups, "exclusions": exclusions, "classifier_intent": classifier_intent},
+                {"groups": groups, "exclusions": exclusions, "classifier_intent": classifier_intent, **report},
                 add_to_output=True,
             )
         return messages
+
+    @staticmethod
+    def _crisis_was_classifiers_guess(message: Message) -> bool:
+        """nlu_fallback from the FallbackClassifier, with crisis ranked first behind it."""
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        return (
+            (message.get(INTENT) or {}).get("name") == "nlu_fallback"
+            and len(ranking) > 1
+            and ranking[0].get("name") == "nlu_fallback"
+            and ranking[1].get("name") == CRISIS
+        )
 
     @staticmethod
     def _set_crisis(message: Message) -> None:

@@ -1,0 +1,195 @@
+"""Willow's REST channel: Rasa 3.6.21's REST channel with input validation.
+
+credentials.yml names it instead of ``rest:``::
+
+    willow.channels.rest.RestInput:
+
+The webhook stays at ``POST /webhooks/rest/webhook`` (the channel is still named "rest") and
+answers valid requests exactly like Rasa's: a JSON list of the bot's messages, or with
+``?stream=true`` one JSON message per line. Optional settings in credentials.yml:
+``max_message_chars`` (default 10000) and ``max_pending_per_sender`` (default 100).
+
+What differs from ``rasa.core.channels.rest`` and why (measured against 3.6.21):
+
+- A body that is not a JSON object (``[1, 2]``, ``"hi"``, ``42``, ``null``, an empty body)
+  crashed the handler: **500** and a traceback in the log. Here: **400**.
+- A missing, null or non-string ``message`` (number, list, object) was logged with its
+  content and answered ``200 []``: the client could not tell its message was dropped.
+  Here: **400**, and the text is not logged.
+- A missing ``sender`` put the message into one shared conversation called "default",
+  so sender-less clients continued each other's conversations; a number or list was
+  turned into a string. Here a missing, empty or non-string sender, or one longer than
+  255 characters (the SQL tracker store's column size), gets **400**.
+- Malformed JSON and invalid UTF-8 got Sanic's generic error page (HTML unless the client
+  asked for JSON); here a JSON error (400).
+  So do JSON nested too deeply to parse, NUL characters and lone surrogates
+  (``"\\ud800"``), which the SQL tracker stores cannot save.
+- ``metadata`` that is not an object crashed message handling (200 ``[]``, text in the
+  log); ``input_channel`` was passed on whatever its type. Here both get **400** unless
+  they are an object and a string.
+- A message longer than ``max_message_chars`` gets **413**. Very long messages block the
+  server's event loop while they are parsed (100,000 characters: 1.7 s for every user;
+  1 MB: 3 s) and spaCy refuses more than 1,000,000 characters (Rasa answered ``200 []``
+  and logged the whole text). The web page allows 2,000 characters.
+- Messages from one sender are queued first come, first served before Rasa's lock (see
+  ``willow.channels.sender_queue``); a sender with ``max_pending_per_sender`` messages
+  already waiting gets **429** with ``Retry-After``.
+- When handling a message fails inside Rasa, the answer is **500** with a JSON error
+  (Rasa answered 200 with whatever had been collected, and logged the message text).
+  Nothing here logs message text, at any level.
+
+Errors are JSON objects: ``{"status": 400, "error": "<what is wrong>"}``. Bodies larger than
+Sanic's ``REQUEST_MAX_SIZE`` (the environment variable ``SANIC_REQUEST_MAX_SIZE``) never
+reach this code: Sanic answers 413 itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import traceback
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+import rasa.utils.endpoints
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from willow.channels import sender_queue
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_CHARS = 10_000
+MAX_SENDER_CHARS = 255  # rasa.core.tracker_store.SQLTrackerStore: sender_id is String(255)
+
+
+class BadRequest(Exception):
+    def __init__(self, error: Text, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+def error(status: int, message: Text, headers: Optional[Dict[Text, Text]] = None) -> HTTPResponse:
+    return response.json({"status": status, "error": message}, status=status, headers=headers)
+
+
+def check_text(value: Text, field: Text) -> None:
+    if "\x00" in value:
+        raise BadRequest(f"'{field}' contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"'{field}' is not valid Unicode (it contains a lone surrogate)")
+
+
+def parse_body(body: bytes, max_message_chars: int) -> Dict[Text, Any]:
+    """The validated request: sender, message, and optional metadata and input_channel."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not valid UTF-8")
+    except RecursionError:
+        raise BadRequest("the body's JSON is nested too deeply")
+    except ValueError:
+        raise BadRequest('the body is not valid JSON; send {"sender": "...", "message": "..."}')
+    if not isinstance(data, dict):
+        raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
+
+    sender = data.get("sender")
+    if not isinstance(sender, str) or not sender.strip():
+        raise BadRequest("'sender' must be a non-empty string")
+    if len(sender) > MAX_SENDER_CHARS:
+        raise BadRequest(f"'sender' is longer than {MAX_SENDER_CHARS} characters")
+    check_text(sender, "sender")
+
+    if "message" not in data:
+        raise BadRequest("'message' is missing")
+    message = data["message"]
+    if not isinstance(message, str):
+        raise BadRequest("'message' must be a string")
+    if len(message) > max_message_chars:
+        raise BadRequest(f"'message' is longer than {max_message_chars} characters", status=413)
+    check_text(message, "message")
+
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BadRequest("'metadata' must be a JSON object")
+    input_channel = data.get("input_channel")
+    if input_channel is not None and not isinstance(input_channel, str):
+        raise BadRequest("'input_channel' must be a string")
+    return {"sender": sender, "message": message, "metadata": metadata, "input_channel": input_channel}
+
+
+class RestInput(RasaRestInput):
+    def __init__(
+        self,
+        max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
+        max_pending_per_sender: Optional[int] = None,
+    ) -> None:
+        self.max_message_chars = int(max_message_chars)
+        self.queues = sender_queue.queues
+        if max_pending_per_sender is not None:
+            self.queues = sender_queue.SenderQueues(int(max_pending_per_sender))
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "RestInput":
+        credentials = credentials or {}
+        return cls(
+            max_message_chars=credentials.get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS),
+            max_pending_per_sender=credentials.get("max_pending_per_sender"),
+        )
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("willow_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> Any:
+            try:
+                data = parse_body(request.body or b"", self.max_message_chars)
+            except BadRequest as e:
+                logger.debug("Refused a REST request (%s): %s", e.status, e.error)
+                return error(e.status, e.error)
+            sender_id = data["sender"]
+            if self.queues.full(sender_id):
+                logger.warning("Refused a REST message: this sender already has %s waiting.", self.queues.max_pending)
+                return error(429, "too many messages from this sender are waiting; retry later",
+                             headers={"Retry-After": "1"})
+            input_channel = data["input_channel"] or self.name()
+
+            async def in_turn(message: UserMessage) -> None:
+                async with self.queues.turn(message.sender_id):
+                    await on_new_message(message)
+
+            if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
+                return response.stream(
+                    self.stream_response(in_turn, data["message"], sender_id, input_channel, data["metadata"]),
+                    content_type="text/event-stream",
+                )
+            collector = CollectingOutputChannel()
+            try:
+                await in_turn(
+                    UserMessage(data["message"], collector, sender_id,
+                                input_channel=input_channel, metadata=data["metadata"])
+                )
+            except sender_queue.Busy:
+                return error(429, "too many messages from this sender are waiting; retry later",
+                             headers={"Retry-After": "1"})
+            except asyncio.CancelledError:
+                # Sanic's response timeout; like Rasa, answer with what was said so far.
+                logger.error("Handling a REST message timed out.")
+            except Exception as e:  # noqa: BLE001  any failure inside Rasa; never log the text
+                # The exception's type and frames only: its message may quote the user's text.
+                logger.error("Handling a REST message failed: %s", type(e).__name__)
+                logger.debug("Traceback (without the message):\n%s", "".join(traceback.format_tb(e.__traceback__)))
+                return error(500, "the message could not be handled")
+            return response.json(collector.messages)
+
+        return webhook
+
