@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 import pytest
 import yaml
 
+from tests import domain_files
 from tests.conftest import ARTIFACTS, ROOT, sqlite_store
 from willow import endpoints, local_servers
 
@@ -402,3 +403,21 @@ def test_purge_refuses_zero_days():
     result = subprocess.run([sys.executable, "-m", "willow.retention", "purge", "--days", "0"], cwd=ROOT,
                             env=local_servers.ENV, capture_output=True, text=True)
     assert result.returncode == 2 and "at least 1" in result.stderr
+
+
+def test_delete_my_data_removes_the_conversation_from_postgres(cluster, postgres_env):
+    """"Delete my data" on the scale-out store: asked on one instance, confirmed on the other."""
+    user, bystander = sender(), sender()
+    cluster[0].say(bystander, "is crying in therapy normal?")
+    cluster[0].say(user, "I cried in therapy today")
+    asked = cluster[1].say(user, "delete my data")
+    assert said(asked) == domain_files.default_text("utter_ask_forget_confirm")
+    confirmed = cluster[0].say(user, asked[-1]["buttons"][0]["payload"])
+    assert said(confirmed) == domain_files.default_text("utter_conversation_deleted")
+
+    with closing(pg_connect(postgres_env, postgres_env["POSTGRES_DB"])) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (user,))
+            assert cursor.fetchone()[0] == 0
+            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (bystander,))
+            assert cursor.fetchone()[0] > 0
