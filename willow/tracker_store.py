@@ -51,14 +51,21 @@ def asked_to_forget(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-class ForgetfulSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store (SQLite, PostgreSQL...) that deletes forgotten conversations."""
+class ForgetsOnRequest:
+    """Mixin for a tracker store: a confirmed "delete my data" deletes instead of saving."""
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if asked_to_forget(tracker):
             await self.delete(tracker.sender_id)
         else:
-            await super().save(tracker)
+            await super().save(tracker)  # type: ignore[misc]
+
+    async def delete(self, sender_id: Text) -> int:
+        raise NotImplementedError
+
+
+class ForgetfulSQLTrackerStore(ForgetsOnRequest, SQLTrackerStore):
+    """Rasa's SQL tracker store (SQLite, PostgreSQL...) that deletes forgotten conversations."""
 
     async def delete(self, sender_id: Text) -> int:
         """Deletes every stored event of ``sender_id``; returns how many there were."""
@@ -74,18 +81,12 @@ class ForgetfulSQLTrackerStore(SQLTrackerStore):
         return deleted
 
 
-class ForgetfulInMemoryTrackerStore(InMemoryTrackerStore):
+class ForgetfulInMemoryTrackerStore(ForgetsOnRequest, InMemoryTrackerStore):
     """Rasa's in-memory tracker store that deletes forgotten conversations."""
 
     def __init__(self, domain: Any = None, event_broker: Optional[Any] = None, **kwargs: Any) -> None:
         kwargs.pop("host", None)  # Rasa passes the endpoint's url, which memory has no use for
         super().__init__(domain, event_broker, **kwargs)
-
-    async def save(self, tracker: DialogueStateTracker) -> None:
-        if asked_to_forget(tracker):
-            await self.delete(tracker.sender_id)
-        else:
-            await super().save(tracker)
 
     async def delete(self, sender_id: Text) -> int:
         """Forgets ``sender_id``'s conversation; returns 1 if there was one, else 0."""
