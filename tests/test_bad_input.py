@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import queue
 import time
 import uuid
 from collections import Counter
@@ -21,10 +20,10 @@ from typing import Iterator, List
 
 import pytest
 import requests
-import socketio
 import yaml
 
 from tests import domain_files
+from tests.socketio_chat import Chat
 from tests.conftest import ARTIFACTS, ROOT
 from willow import local_servers
 
@@ -226,39 +225,6 @@ def test_a_burst_of_500_from_one_sender_is_all_answered_while_others_are_served(
 
 
 # --- socket.io (the web page's channel) ---------------------------------------------------
-
-
-class Chat:
-    """A python-socketio client speaking the web page's protocol (polling transport)."""
-
-    def __init__(self, url: str, session_id: str, origin: str) -> None:
-        self.replies: "queue.Queue[dict]" = queue.Queue()
-        self.confirmed: "queue.Queue[str]" = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("bot_uttered", self.replies.put)
-        self.sio.on("session_confirm", self.confirmed.put)
-        self.sio.connect(url, transports=["polling"], headers={"Origin": origin}, wait_timeout=10)
-        self.session_id = session_id
-        self.sio.emit("session_request", {"session_id": session_id})
-        assert self.confirmed.get(timeout=10) == session_id
-
-    def emit(self, data) -> None:
-        self.sio.emit("user_uttered", data)
-
-    def say(self, text: str, timeout: float = 30, quiet: float = 1.5) -> List[dict]:
-        self.emit({"message": text, "session_id": self.session_id})
-        replies = [self.replies.get(timeout=timeout)]
-        while True:
-            try:
-                replies.append(self.replies.get(timeout=quiet))
-            except queue.Empty:
-                return replies
-
-    def close(self) -> None:
-        try:
-            self.sio.eio.disconnect(abort=True)
-        except Exception:  # noqa: BLE001  already disconnected by the server
-            pass
 
 
 @pytest.fixture
