@@ -12,7 +12,6 @@ Usage: python scripts/compare_pipelines.py [--cv] [NAME=CONFIG ...]
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from willow.local_servers import ENV as SERVER_ENV  # noqa: E402
 RASA = str(Path(sys.executable).parent / "rasa")
 DEFAULT_CANDIDATES = {
     "Willow (config.yml)": "config.yml",
@@ -27,7 +28,7 @@ DEFAULT_CANDIDATES = {
     "Rasa default (rasa init)": "configs/rasa-default.yml",
 }
 # No training cache: training times must be real, not restored from .rasa/cache.
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_MAX_CACHE_SIZE": "0"}
+ENV = {**SERVER_ENV, "RASA_MAX_CACHE_SIZE": "0"}
 
 
 def run(args: list[str], log: Path) -> None:

@@ -112,8 +112,9 @@ class Settings:
 
     def webhook_problem(self) -> Optional[str]:
         """Why the webhook cannot accept updates, or None."""
-        if self.token_problem():
-            return self.token_problem()
+        problem = self.token_problem()
+        if problem:
+            return problem
         if not self.secret_token:
             return "TELEGRAM_SECRET_TOKEN is not set"
         if not _SECRET_FORMAT.fullmatch(self.secret_token):
@@ -122,8 +123,9 @@ class Settings:
 
     def set_webhook_problem(self) -> Optional[str]:
         """Why setWebhook cannot be called, or None."""
-        if self.webhook_problem():
-            return self.webhook_problem()
+        problem = self.webhook_problem()
+        if problem:
+            return problem
         if not self.webhook_url:
             return "TELEGRAM_WEBHOOK_URL is not set"
         if not self.webhook_url.lower().startswith("https://"):
