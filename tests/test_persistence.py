@@ -405,6 +405,7 @@ def test_purge_refuses_zero_days():
     assert result.returncode == 2 and "at least 1" in result.stderr
 
 
+@pytest.mark.slow
 def test_delete_my_data_removes_the_conversation_from_postgres(cluster, postgres_env):
     """"Delete my data" on the scale-out store: asked on one instance, confirmed on the other."""
     user, bystander = sender(), sender()
