@@ -68,6 +68,7 @@ class Servers:
     actions_url: str
     rasa_log: Path
     actions_log: Path
+    pid: Optional[int] = None  # of the Rasa server process
 
     def say(self, sender: str, text: Any) -> List[Dict[str, Any]]:
         """Sends one message over the REST channel and returns the bot's replies."""
@@ -120,7 +121,7 @@ def _start_rasa(
         {"SANIC_REQUEST_MAX_SIZE": "1000000", **(env or {})},
     )
     servers = Servers(url=f"http://127.0.0.1:{port}", token=token, actions_url=actions_url,
-                      rasa_log=log, actions_log=actions_log)
+                      rasa_log=log, actions_log=actions_log, pid=process.pid)
     return _Rasa(process, servers)
 
 

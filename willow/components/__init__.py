@@ -10,3 +10,8 @@ warnings.filterwarnings("ignore", message=r"Failed to parse arguments in line")
 # has no hook for it): see willow/action_fallback.py. Imported here so it is active in
 # every process that loads the model.
 from willow import action_fallback  # noqa: E402,F401
+
+# Per-message costs in Rasa that give the same answer every time: see willow/speedups.py.
+from willow import speedups  # noqa: E402
+
+speedups.apply()

@@ -1,38 +1,245 @@
-"""Rasa's LogisticRegressionClassifier, made safe for messages without features.
+"""Willow's intent classifier: TF-IDF-weighted sparse features, logistic regression.
 
-The stock classifier raises "Found array with 0 feature(s)" for an empty or
-whitespace-only message: the whole graph fails and the user gets no reply. Here
-such messages get no intent (confidence 0), so the FallbackClassifier and the
-InputGuard behind it can answer them like any other unreadable input.
+Why not Rasa's ``LogisticRegressionClassifier`` (the first version of this module
+subclassed it; ``make bench`` compares them, docs/benchmarks.md):
+
+- Raw counts let long messages and frequent character n-grams dominate. Here every
+  featurizer's block of sentence features is weighted like TF-IDF (1 + log count, times
+  the column's inverse document frequency in the training data), each block is scaled to
+  unit length so words, lemmas and character n-grams count equally, and the row is scaled
+  to unit length. With weaker regularisation (C=30) this raised held-out macro-F1 from
+  0.965 to 0.987 and 5-fold CV macro-F1 from 0.80 to 0.84.
+- Rasa's version stores the model with skops, whose import alone took 5 s of the
+  server's 12 s start-up. Here the learned arrays are saved with ``numpy.savez`` (no
+  pickle, so loading a model file cannot run code) and loaded in milliseconds.
+- A message without features (empty, whitespace) gets no intent (confidence 0) instead
+  of an exception that left the user without a reply; the FallbackClassifier and the
+  InputGuard behind it answer it like any other unreadable input.
 """
 from __future__ import annotations
 
-from typing import List
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
 
+import numpy as np
+import scipy.sparse as sp
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "classifier.npz"
+
+
+def sentence_blocks(message: Message) -> List[sp.csr_matrix]:
+    """The message's sentence features for TEXT, one 1-row matrix per featurizer, in pipeline order.
+
+    CSR (converting from Rasa's COO sums duplicate entries), so ``indices``/``data`` hold
+    each column once.
+    """
+    return [
+        sp.csr_matrix(f.features)
+        for f in message.features
+        if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.features.shape[-1] > 0
+    ]
 
 
 def has_features(message: Message) -> bool:
-    sparse, dense = message.get_sparse_features(TEXT)[1], message.get_dense_features(TEXT)[1]
-    return any(f is not None and f.features.shape[-1] > 0 for f in (sparse, dense))
+    return any(
+        f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.features.shape[-1] > 0
+        for f in message.features
+    )
+
+
+class Weighting:
+    """TF-IDF per featurizer block, each block and then the whole row scaled to unit length.
+
+    Works on one message's row at a time with plain numpy: a message has a few dozen
+    non-zero features, and scipy's sparse operations on 1-row matrices cost more than the
+    arithmetic (profiled: a quarter of the server's time under load).
+    """
+
+    def __init__(self, idf: List[np.ndarray]) -> None:
+        self.idf = idf
+        self.offsets = np.cumsum([0] + [len(i) for i in idf])
+
+    @classmethod
+    def fit(cls, blocks: List[List[sp.csr_matrix]]) -> "Weighting":
+        """``blocks``: per message, its sentence feature blocks."""
+        idf = []
+        for column in zip(*blocks):
+            frequency = np.zeros(column[0].shape[1])
+            for row in column:
+                frequency[np.unique(row.indices)] += 1
+            # Smoothed as scikit-learn does: a column seen everywhere still weighs 1.
+            idf.append(np.log((1.0 + len(column)) / (1.0 + frequency)) + 1.0)
+        return cls(idf)
+
+    def row(self, blocks: List[sp.csr_matrix]) -> Tuple[np.ndarray, np.ndarray]:
+        """One message's weighted features as (column indices, values)."""
+        if len(blocks) != len(self.idf):
+            raise ValueError(f"expected {len(self.idf)} feature blocks, got {len(blocks)}")
+        indices, values = [], []
+        for block, idf, offset in zip(blocks, self.idf, self.offsets):
+            positive = block.data > 0
+            columns = block.indices[positive]
+            weights = (1.0 + np.log(block.data[positive].astype(np.float64))) * idf[columns]
+            norm = np.sqrt(weights @ weights)
+            if norm > 0:
+                indices.append(columns + offset)
+                values.append(weights / norm)
+        if not indices:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        indices, values = np.concatenate(indices), np.concatenate(values)
+        return indices, values / np.sqrt(values @ values)
+
+    def matrix(self, blocks: List[List[sp.csr_matrix]]) -> sp.csr_matrix:
+        rows = [self.row(b) for b in blocks]
+        return sp.csr_matrix(
+            (
+                np.concatenate([v for _, v in rows]),
+                np.concatenate([i for i, _ in rows]),
+                np.cumsum([0] + [len(i) for i, _ in rows]),
+            ),
+            shape=(len(rows), int(self.offsets[-1])),
+        )
 
 
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
-class LogisticRegressionIntentClassifier(LogisticRegressionClassifier):
-    """LogisticRegressionClassifier that answers "no intent" instead of crashing."""
+class LogisticRegressionIntentClassifier(GraphComponent, IntentClassifier):
+    """Multinomial logistic regression on TF-IDF-weighted sparse sentence features."""
+
+    @classmethod
+    def required_components(cls) -> List[type]:
+        return [Featurizer]
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sklearn"]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "C": 30.0,  # inverse regularisation strength, chosen with make compare
+            "max_iter": 1000,
+            "tol": 1e-4,
+            "random_state": 42,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        weighting: Optional[Weighting] = None,
+        coef: Optional[np.ndarray] = None,
+        intercept: Optional[np.ndarray] = None,
+        classes: Optional[np.ndarray] = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage, self._resource = model_storage, resource
+        self.weighting, self.coef, self.intercept, self.classes = weighting, coef, intercept, classes
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LogisticRegressionIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression  # only needed to train
+
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        examples = [e for e in examples if has_features(e)]
+        if not examples:
+            logger.debug("No intent examples with features: the intent classifier stays untrained.")
+            return self._resource
+        blocks = [sentence_blocks(e) for e in examples]
+        self.weighting = Weighting.fit(blocks)
+        model = LogisticRegression(
+            C=self.config["C"],
+            max_iter=self.config["max_iter"],
+            tol=self.config["tol"],
+            random_state=self.config["random_state"],
+            solver="lbfgs",
+            class_weight="balanced",  # a few intents have far fewer examples than others
+        )
+        model.fit(self.weighting.matrix(blocks), [e.get(INTENT) for e in examples])
+        self.coef, self.intercept, self.classes = model.coef_, model.intercept_, model.classes_
+        if len(self.classes) == 2:  # binary LR keeps one row of weights: make it two
+            self.coef = np.vstack([-self.coef[0], self.coef[0]]) / 2
+            self.intercept = np.array([-self.intercept[0], self.intercept[0]]) / 2
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as directory:
+            np.savez(
+                directory / MODEL_FILE,
+                coef=self.coef,
+                intercept=self.intercept,
+                classes=np.array([str(c) for c in self.classes]),
+                **{f"idf_{i}": idf for i, idf in enumerate(self.weighting.idf)},
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LogisticRegressionIntentClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                with np.load(directory / MODEL_FILE, allow_pickle=False) as saved:
+                    idf = [saved[f"idf_{i}"] for i in range(len(saved.files) - 3)]
+                    return cls(
+                        config, model_storage, resource, Weighting(idf),
+                        saved["coef"], saved["intercept"], saved["classes"],
+                    )
+        except (ValueError, FileNotFoundError):
+            logger.debug("No trained intent classifier in the model: it stays untrained.")
+            return cls(config, model_storage, resource)
+
+    def probabilities(self, blocks: List[sp.csr_matrix]) -> np.ndarray:
+        indices, values = self.weighting.row(blocks)
+        scores = self.coef[:, indices] @ values + self.intercept
+        exp = np.exp(scores - scores.max())
+        return exp / exp.sum()
 
     def process(self, messages: List[Message]) -> List[Message]:
-        featured = [m for m in messages if has_features(m)]
-        if featured:
-            super().process(featured)
-        featured_ids = {id(m) for m in featured}
         for message in messages:
-            if id(message) not in featured_ids:
-                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+            blocks = sentence_blocks(message) if self.coef is not None else []
+            ranking = []
+            if blocks:
+                probabilities = self.probabilities(blocks)
+                order = np.argsort(-probabilities, kind="stable")
+                ranking = [
+                    {"name": str(self.classes[i]), "confidence": float(probabilities[i])}
+                    for i in order[: self.config["ranking_length"] or len(order)]
+                ]
+            intent = ranking[0] if ranking else {"name": None, "confidence": 0.0}
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
