@@ -34,6 +34,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -100,6 +101,7 @@ class Result:
     load_lost: int = 0
     load_messages: int = 0
     peak_mb: Optional[float] = None
+    reused: bool = False  # training and NLU figures from an earlier run (--resume)
 
 
 class Progress:
@@ -244,17 +246,43 @@ def measure_server(result: Result, model: Path, workdir: Path, actions_url: str,
         result.peak_mb = peak_memory_mb(servers.pid)
 
 
+QUALITY = ("train_s", "model_mb", "accuracy", "macro_f1", "cv_f1")
+
+
+def inputs_fingerprint(config: str, settings: Settings) -> str:
+    """What the training and NLU figures depend on: config, domain, data, code, test set, folds."""
+    from willow import model_files
+
+    digest = model_files.fingerprint(config)
+    test_set = hashlib.sha256((ROOT / "tests" / "test_nlu.yml").read_bytes()).hexdigest()[:12]
+    return f"{digest}-{test_set}-folds{settings.folds}-epochs{settings.epochs}"
+
+
 def bench_config(name: str, config: str, workdir: Path, actions_url: str, settings: Settings, say,
-                 cross_validate: bool = True) -> Result:
+                 cross_validate: bool = True, resume: bool = False) -> Result:
     result = Result(name, config)
     log = workdir / f"{slug(name)}.log"
     effective = with_epochs(ROOT / config, settings.epochs, workdir / f"{slug(name)}-config.yml")
+    model = workdir / f"{slug(name)}.tar.gz"
+    saved = workdir / f"{slug(name)}-quality.json"
+    fingerprint = inputs_fingerprint(config, settings)
+    if resume and saved.exists() and model.exists():
+        previous = json.loads(saved.read_text())
+        if previous.get("fingerprint") == fingerprint and (previous.get("cv_f1") is not None or not cross_validate):
+            for key in QUALITY:
+                setattr(result, key, previous.get(key))
+            result.reused = True
+            say(f"{name}: training and NLU figures from {saved} (same config, data and code); "
+                "measuring the server again")
+            measure_server(result, model, workdir, actions_url, settings, say)
+            return result
+        say(f"{name}: {saved.name} is for other inputs: measuring everything")
+
     say(f"{name}: training a full model ({config}) ...")
     started = time.monotonic()
     run([RASA, "train", "--config", str(effective), "--domain", "domain", "--data", "data",
          "--out", str(workdir), "--fixed-model-name", slug(name)], log)
     result.train_s = time.monotonic() - started
-    model = workdir / f"{slug(name)}.tar.gz"
     result.model_mb = model.stat().st_size / 1e6
     say(f"  trained in {result.train_s:.0f} s; held-out NLU test (tests/test_nlu.yml) ...")
     run([RASA, "test", "nlu", "--model", str(model), "--nlu", "tests/test_nlu.yml",
@@ -267,6 +295,7 @@ def bench_config(name: str, config: str, workdir: Path, actions_url: str, settin
              "--folds", str(settings.folds), "--out", str(workdir / f"{slug(name)}-cv")], log)
         result.cv_f1 = intent_scores(workdir / f"{slug(name)}-cv")[1]
         say(f"  CV macro-F1 {result.cv_f1:.3f}")
+    saved.write_text(json.dumps({"fingerprint": fingerprint, **{k: getattr(result, k) for k in QUALITY}}))
     measure_server(result, model, workdir, actions_url, settings, say)
     return result
 
@@ -386,6 +415,9 @@ def write_docs(results: List[Result], deployed: Optional[Result], settings: Sett
         "lost counts messages missing or unanswered there.",
         "- Peak memory: the Rasa server process's peak resident set size (`VmHWM`), at the end.",
         "",
+        *(["- Training and NLU figures (accuracy to model size) come from an earlier run of this command "
+            "on the same config, data, code and test set (`--resume`); the server figures from this run.", ""]
+          if any(r.reused for r in results) else []),
         f"![latency distributions]({png.name})",
         "",
     ]
@@ -426,7 +458,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--startups", type=int, help="server starts to time (default 3)")
     parser.add_argument("--messages", type=int, help="one-user latency messages (default 200)")
     parser.add_argument("--workdir", type=Path, help="keep models, reports and logs here (default: a temp dir, deleted)")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --workdir: reuse the training and NLU figures an earlier run left there for the "
+                        "same config, data and code, and measure only the servers again (for example on a quieter machine)")
     args = parser.parse_args(argv)
+    if args.resume and not args.workdir:
+        parser.error("--resume needs the --workdir of an earlier run")
     if args.smoke and not args.out:
         parser.error("--smoke needs --out: a smoke run must not overwrite docs/benchmarks.md")
     for name in ("folds", "users", "turns", "rounds", "startups", "messages"):
@@ -453,7 +490,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             # The smoke run cross-validates Willow only: the step is the same for both, and
             # five trainings of TensorFlow models would double the smoke run's time.
             results = [bench_config(name, config, workdir, actions_url, settings, say,
-                                    cross_validate=not args.smoke or number == 0)
+                                    cross_validate=not args.smoke or number == 0, resume=args.resume)
                        for number, (name, config) in enumerate(CONFIGS.items())]
             say("Willow as `make run` deploys it (SQLite tracker store) ...")
             deployed = Result("Willow (config.yml), SQLite", "config.yml")

@@ -71,6 +71,7 @@ def _resolve_by_type(
     return cls
 
 
+_run_with_dask = DaskGraphRunner.run  # Rasa's own, kept for comparison in the tests
 Plan = List[Tuple[Text, Any, Tuple[Text, ...]]]
 
 
