@@ -47,7 +47,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import requests
 import yaml
@@ -231,7 +231,7 @@ def measure_server(result: Result, model: Path, workdir: Path, actions_url: str,
     with local_servers.rasa_servers(model, logs, actions_url, endpoints=endpoints) as (servers,):
         startup = first_reply(servers, started)
         if quality:
-            # The first start counts; more starts (one server at a time) for a steadier median.
+            # This start counts, and more (while this server idles) for a steadier median.
             result.startups.append(startup)
             say(f"  start-up 1/{settings.startups}: first reply after {startup:.1f} s")
             for number in range(2, settings.startups + 1):

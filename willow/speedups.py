@@ -1,6 +1,6 @@
 """Three of Rasa 3.6's per-message costs, removed without changing what Rasa does.
 
-Profiling the server under load (py-spy, 20 concurrent REST users, docs/benchmarks.md)
+Profiling the server under load (py-spy, 20 concurrent REST users; README, "How fast")
 showed a third of its time in work that gives the same answer every time:
 
 - ``RemoteAction._validate_action_result`` calls ``jsonschema.validate``, which checks the
