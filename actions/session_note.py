@@ -100,14 +100,15 @@ def distress_of(answer: Text) -> Optional[Text]:
     return None
 
 
-def looks_like_stop(answer: Text) -> bool:
-    """Whether a message the classifier took for "stop" really asks to end the form."""
-    said = normalise(answer)
+def interrupts(answer: Text) -> bool:
+    """Whether a message the classifier took for "stop", "forget the note" or "delete my data"
+    really interrupts the form, rather than answering the question (``understand.interruptions``:
+    short, with the words of one of them; the classifier may confuse the three, so any counts)."""
     words = understand()
-    return (
-        len(said.split()) <= words["stop_max_words"]
-        and has_phrase(said, words["stop"])
-        and not has_phrase(said, words["stop_is_an_answer"])
+    said = normalise(answer)
+    return len(said.split()) <= words["interruption_max_words"] and any(
+        has_phrase(said, group["words"]) and not has_phrase(said, group["unless"])
+        for group in words["interruptions"].values()
     )
 
 
@@ -175,14 +176,15 @@ class ValidateNoteForm(FormValidationAction):
         answers = {slot: value for slot, value in tracker.slots_to_validate().items() if slot in ANSWERS}
         requested = tracker.get_slot("requested_slot")
         answer = tracker.latest_message.get("text") or ""
+        intent = situation.latest_intent(tracker)
         if (
             not answers
             and requested in ANSWERS
-            and situation.latest_intent(tracker) == "stop_note"
-            and not looks_like_stop(answer)
+            and intent in understand()["interruptions"]
+            and not interrupts(answer)
         ):
-            # The classifier heard "stop" in an answer ("i want it to stop"), so Rasa filled
-            # nothing: it is the answer, and the form goes on instead of ending.
+            # The classifier heard "stop" (or "forget") in an answer ("i want it to stop"), so Rasa
+            # filled nothing: it is the answer, and the form goes on instead of ending.
             answers = {requested: answer}
         return [SlotSet(slot, value) for name, given_answer in answers.items()
                 for slot, value in self.check(name, given_answer, tracker).items()]
@@ -229,7 +231,8 @@ class ActionWriteNote(Action):
 
 
 class ActionForgetNote(Action):
-    """Clears the note and the answers: after "forget the note", or "stop" in the middle of the form."""
+    """Clears the note and the answers: after "forget the note", or when the form was ended part-way
+    ("stop", "forget the note" or "delete my data" in the middle of it)."""
 
     def name(self) -> Text:
         return "action_forget_note"
@@ -237,7 +240,7 @@ class ActionForgetNote(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: Dict[Text, Any]) -> List[EventType]:
         text = text_of()
-        if situation.latest_intent(tracker) == "stop_note":
+        if tracker.latest_action_name == "action_deactivate_loop":
             key = "stopped"
         elif any(tracker.get_slot(slot) for slot in ANSWERS + [NOTE]):
             key = "forgotten"

@@ -129,3 +129,13 @@ def test_why_do_you_say_that_after_a_domain_answer(servers):
     explained = "\n".join(texts(servers.say(user, "why do you say that?")))
     assert CONTENT["points"]["common_and_healthy"]["summary"] in explained
     assert "therapist" in explained
+
+
+def test_forget_the_note_in_the_middle_ends_it_and_is_never_kept_as_an_answer(servers):
+    user = sender()
+    start_note(servers, user)
+    assert asked(servers.say(user, "every session"), "note_outside")
+    replies = servers.say(user, "actually forget the note, i don't want it kept")
+    assert texts(replies)[0] in NOTE["stopped"]
+    slots = servers.tracker(user)["slots"]
+    assert all(slots[s] is None for s in ANSWER_SLOTS + ["session_note"])

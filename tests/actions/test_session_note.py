@@ -89,16 +89,24 @@ def test_a_second_unclear_answer_is_kept_as_it_is_not_asked_again():
     }
 
 
-def test_wanting_the_crying_to_stop_is_an_answer_not_a_request_to_stop():
-    # The classifier says stop_note, so Rasa extracted nothing; the validator takes it as the answer.
-    assert validate("note_goal", "i want it to stop", intent="stop_note", fill=False) == {
-        "note_goal": "i want it to stop", "note_clarify": None,
-    }
+@pytest.mark.parametrize("intent, text", [
+    ("stop_note", "i want it to stop"),
+    ("stop_note", "for the crying to stop before work"),
+    ("forget_note", "i'd like to forget about it for a while"),
+    ("forget_me", "forgetting everything once i leave"),
+])
+def test_an_answer_the_classifier_took_for_stop_or_forget_is_kept_as_the_answer(intent, text):
+    # Rasa extracted nothing (the mappings skip these intents); the validator takes it as the answer.
+    assert validate("note_goal", text, intent=intent, fill=False) == {"note_goal": text, "note_clarify": None}
 
 
-@pytest.mark.parametrize("text", ["stop", "never mind", "cancel", "i don't want to do this anymore"])
-def test_a_real_stop_is_left_to_the_rule_that_ends_the_form(text):
-    assert validate("note_goal", text, intent="stop_note", fill=False) == {}
+@pytest.mark.parametrize("intent, text", [
+    ("stop_note", "stop"), ("stop_note", "never mind"), ("stop_note", "cancel"),
+    ("stop_note", "i don't want to do this anymore"), ("forget_note", "forget the note"),
+    ("forget_me", "delete my data"),
+])
+def test_a_real_interruption_is_left_to_the_rules_that_end_the_form(intent, text):
+    assert validate("note_goal", text, intent=intent, fill=False) == {}
 
 
 def test_long_answers_are_shortened():
@@ -167,16 +175,17 @@ def test_write_note_sends_it_with_copy_data_keeps_it_and_clears_the_answers():
     ]
 
 
-@pytest.mark.parametrize("intent, slots, key", [
-    ("forget_note", {"session_note": "A note..."}, "forgotten"),
-    ("forget_note", {}, "nothing_to_forget"),
-    ("stop_note", {"note_sessions": "most"}, "stopped"),
+@pytest.mark.parametrize("intent, last_action, slots, key", [
+    ("forget_note", "action_listen", {"session_note": "A note..."}, "forgotten"),
+    ("forget_note", "action_listen", {}, "nothing_to_forget"),
+    ("stop_note", "action_deactivate_loop", {"note_sessions": "most"}, "stopped"),
+    ("forget_me", "action_deactivate_loop", {}, "stopped"),
 ])
-def test_forget_note_clears_everything_and_says_so(intent, slots, key):
+def test_forget_note_clears_everything_and_says_so(intent, last_action, slots, key):
     tracker = Tracker.from_dict({
         "sender_id": "test-user", "slots": slots, "events": [], "paused": False,
         "latest_message": {"text": "", "intent": {"name": intent}, "entities": []},
-        "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
+        "followup_action": None, "active_loop": {}, "latest_action_name": last_action,
     })
     dispatcher = CollectingDispatcher()
     events = ActionForgetNote().run(dispatcher, tracker, domain={})
