@@ -17,7 +17,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import content, situation
 
-FORM = "note_form"
 SKIPPED = "skipped"
 CLARIFY = "note_clarify"
 NOTE = "session_note"
