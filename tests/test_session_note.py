@@ -50,7 +50,7 @@ def test_a_whole_note_in_the_users_words_then_where_it_comes_from_then_forgotten
     assert [b["title"] for b in replies[-1]["buttons"]] == [str(n) for n in range(11)] + ["Skip"]
     assert asked(servers.say(user, "8"), "note_triggers")  # the "8" button
     assert asked(servers.say(user, "when we get into stuff about my dad"), "note_goal")
-    assert asked(servers.say(user, "i want it to stop, or at least understand it"), "note_extra")
+    assert asked(servers.say(user, "for the crying to stop taking over every session"), "note_extra")
     replies = servers.say(user, "that i've started dreading sessions a bit")
 
     notes = [r["custom"]["willow_note"] for r in replies if "willow_note" in (r.get("custom") or {})]
@@ -64,7 +64,7 @@ def test_a_whole_note_in_the_users_words_then_where_it_comes_from_then_forgotten
                  "How often I cry outside sessions: pretty much every day, usually at night",
                  "How distressing it feels: 8 out of 10",
                  "What tends to bring it on: when we get into stuff about my dad",
-                 "What I'd like to understand or change: i want it to stop, or at least understand it",
+                 "What I'd like to understand or change: for the crying to stop taking over every session",
                  "Something else I'd like you to know: that i've started dreading sessions a bit"):
         assert line in note
     # Often (every day) and distressing (8): the matching opening sentence, then the goal.
