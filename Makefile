@@ -37,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval telegram-webhook compare clean lock services services-stop purge load bench
+.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -113,6 +113,9 @@ services-stop: ## Stop the PostgreSQL and Redis that `make services` started
 
 load: train ## Load test: concurrent REST + socket.io conversations on fresh servers (SQLite, like make run); fails if anything is lost
 	$(PY) -m willow.load_test --users $(LOAD_USERS) --turns $(LOAD_TURNS) --socketio-users $(LOAD_SOCKETIO_USERS) --sqlite
+
+provenance: install ## List which answer rests on which point of the source; fails if one is tied to no point
+	@$(PY) -m willow.provenance
 
 # Writes docs/benchmarks.md and docs/benchmarks-latency.png. BENCH_ARGS: see `python -m willow.bench --help`.
 bench: install spacy-model domain/crisis_responses.yml ## Benchmark config.yml against Rasa's default config (about an hour; docs/benchmarks.md)

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Sequence, Text
 
 import yaml
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
@@ -34,6 +35,23 @@ def join(*paragraphs: Text) -> Text:
     return "\n\n".join(p.strip() for p in paragraphs if p and p.strip())
 
 
+LAST_POINTS = "last_points"
+
+
+def points(content_file: Text, *keys: Text) -> List[Text]:
+    """The source points (``content/points.yml`` ids) that ``content/<content_file>.yml`` rests
+    on, as ``content/provenance.yml`` records them: for the given top-level keys when the file
+    is mapped key by key, else for the whole file. In order, without repeats."""
+    mapped = load("provenance")["content"][content_file]
+    lists = [mapped[key] for key in keys if key in mapped] if isinstance(mapped, dict) else [mapped]
+    return list(dict.fromkeys(point for found in lists for point in found))
+
+
+def remember_points(found: List[Text]) -> SlotSet:
+    """The event that records what the answer just given rests on (read by action_explain_source)."""
+    return SlotSet(LAST_POINTS, found)
+
+
 class ContentAction(Action, abc.ABC):
     """An action that sends one message composed from one file in ``content/``."""
 
@@ -43,8 +61,12 @@ class ContentAction(Action, abc.ABC):
     def compose(self, text: Dict[Text, Any], tracker: Tracker) -> List[Text]:
         """Chooses the paragraphs to send, from the content file and the tracker."""
 
+    def parts(self, tracker: Tracker) -> List[Text]:
+        """The content file's top-level keys the answer uses (for ``points``); all by default."""
+        return []
+
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=join(*self.compose(load(self.content_file), tracker)))
-        return []
+        return [remember_points(points(self.content_file, *self.parts(tracker)))]

@@ -26,10 +26,13 @@ class ActionReassure(content.ContentAction):
     def name(self) -> Text:
         return "action_reassure"
 
-    def compose(self, text: Dict[Text, Any], tracker: Tracker) -> List[Text]:
-        paragraphs = [content.pick(text[situation_key(tracker)])]
+    def parts(self, tracker: Tracker) -> List[Text]:
+        keys = [situation_key(tracker)]
         # Remembered from earlier in the conversation: frequent and distressing
         # crying is the one case the source says is worth raising with the therapist.
         if situation.frequency_key(tracker) == "often_and_distressing":
-            paragraphs.append(content.pick(text["frequent_note"]))
-        return paragraphs
+            keys.append("frequent_note")
+        return keys
+
+    def compose(self, text: Dict[Text, Any], tracker: Tracker) -> List[Text]:
+        return [content.pick(text[key]) for key in self.parts(tracker)]

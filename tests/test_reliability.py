@@ -104,7 +104,9 @@ def test_cried_in_therapy_gets_the_graceful_message_and_the_follow_ups(willow_al
 
 
 def test_how_to_bring_it_up_gets_the_graceful_message(willow_alone):
-    assert_graceful_then(willow_alone.say(sender(), "how do i bring it up with my therapist"))
+    # The rule goes on to offer the note for the next session (a domain response).
+    assert_graceful_then(willow_alone.say(sender(), "how do i bring it up with my therapist"),
+                         then="utter_offer_note")
 
 
 @pytest.mark.parametrize("topic, buttons", [
@@ -147,6 +149,6 @@ def test_slow_or_failing_action_server_gets_the_graceful_message(willow_alone, b
         started = time.monotonic()
         replies = willow_alone.say(sender(), "how do i bring it up with my therapist")
         elapsed = time.monotonic() - started
-    assert_graceful_then(replies)
+    assert_graceful_then(replies, then="utter_offer_note")
     if behaviour == "slow":
         assert TIMEOUT <= elapsed < TIMEOUT * 3

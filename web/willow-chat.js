@@ -25,7 +25,12 @@
     restart: "New conversation",
     typing: "Willow is typing",
     offline: "Connecting to Willow…",
-    log: "Conversation with Willow"
+    log: "Conversation with Willow",
+    copy: "Copy note",
+    copied: "Copied",
+    copyFailed: "Couldn't copy: select the text and copy it yourself",
+    download: "Download as text",
+    noteTools: "Copy or download your note"
   };
 
   function el(tag, attrs, children) {
@@ -115,10 +120,48 @@
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
+  // ---- the note for the next session: copy and download ---------------------------
+  // Sent by Willow as {text, willow_note: {text, filename}}; it stays on this device only.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {  // fallback for plain-http pages and older browsers
+      var area = el("textarea", { readonly: "", "aria-hidden": "true", class: "willow-copy-area" });
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      var done = false;
+      try { done = document.execCommand("copy"); } catch (e) { done = false; }
+      area.remove();
+      if (done) resolve(); else reject(new Error("copy failed"));
+    });
+  }
+
+  function downloadText(text, filename) {
+    var url = URL.createObjectURL(new Blob([text.replace(/\n/g, "\r\n") + "\r\n"], { type: "text/plain;charset=utf-8" }));
+    var link = el("a", { href: url, download: filename || "willow-note.txt", hidden: "" });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  }
+
+  function noteTools(note) {
+    var feedback = el("span", { class: "willow-note-status", role: "status" });
+    var copy = el("button", { type: "button", class: "willow-note-copy", text: LABELS.copy });
+    var download = el("button", { type: "button", class: "willow-note-download", text: LABELS.download });
+    copy.addEventListener("click", function () {
+      copyText(note.text).then(function () { feedback.textContent = LABELS.copied; },
+        function () { feedback.textContent = LABELS.copyFailed; });
+    });
+    download.addEventListener("click", function () { downloadText(note.text, note.filename); });
+    return el("div", { class: "willow-note-tools", role: "group", "aria-label": LABELS.noteTools }, [copy, download, feedback]);
+  }
+
   function render(entry) {
-    var bubble = el("div", { class: "willow-msg willow-" + entry.from });
+    var bubble = el("div", { class: "willow-msg willow-" + entry.from + (entry.note ? " willow-note" : "") });
     bubble.innerHTML = linkify(entry.text || "");
     log.appendChild(bubble);
+    if (entry.note) log.appendChild(noteTools(entry.note));
     if (entry.buttons && entry.buttons.length && !entry.answered) {
       var group = el("div", { class: "willow-quick", role: "group" });
       entry.buttons.forEach(function (button) {
@@ -195,7 +238,9 @@
   socket.on("bot_uttered", function (message) {
     showTyping(false);
     var buttons = message.quick_replies || message.buttons;
-    if (message.text) remember({ from: "bot", text: message.text, buttons: buttons });
+    if (message.willow_note && message.willow_note.text) {
+      remember({ from: "bot", text: message.willow_note.text, note: message.willow_note });
+    } else if (message.text) remember({ from: "bot", text: message.text, buttons: buttons });
     else if (message.attachment) remember({ from: "bot", text: String(message.attachment.payload && message.attachment.payload.src || "") });
   });
 

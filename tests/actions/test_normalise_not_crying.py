@@ -1,3 +1,4 @@
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import content
@@ -16,7 +17,7 @@ def test_not_crying_is_not_a_failure_and_names_other_ways():
     events = ActionNormaliseNotCrying().run(
         dispatcher, make_tracker("not_crying", "i never cry in therapy"), domain={}
     )
-    assert events == []
+    assert events == [SlotSet("last_points", ["not_required"])]
     assert [m["text"] for m in dispatcher.messages] == [
         NOT_CRYING["not_a_failure"][0] + "\n\n" + NOT_CRYING["other_ways"][0]
     ]

@@ -1,3 +1,4 @@
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import content
@@ -19,7 +20,7 @@ def test_name():
 
 def test_general_reassurance_when_they_cried():
     events, texts = run(make_tracker("cried_in_therapy", "i cried in therapy today"))
-    assert events == []
+    assert events == [SlotSet("last_points", ["common_and_healthy"])]  # for "why do you say that?"
     assert texts == [REASSURANCE["general"][0]]
 
 
@@ -42,9 +43,10 @@ def test_remembers_frequent_distressing_crying_from_earlier():
     tracker = make_tracker(
         "embarrassed_about_crying", slots={"crying_frequency": "often", "distress": "high"}
     )
-    assert run(tracker)[1] == [
-        REASSURANCE["embarrassed"][0] + "\n\n" + REASSURANCE["frequent_note"][0]
-    ]
+    events, texts = run(tracker)
+    assert texts == [REASSURANCE["embarrassed"][0] + "\n\n" + REASSURANCE["frequent_note"][0]]
+    # The points of both parts, for "why do you say that?" (content/provenance.yml).
+    assert events == [SlotSet("last_points", ["empathy_and_compassion", "safety_and_trust", "raise_if_distressing"])]
 
 
 def test_no_note_when_frequent_but_not_distressing():

@@ -1,4 +1,5 @@
 import pytest
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import content
@@ -41,7 +42,7 @@ def test_name():
 )
 def test_uses_what_the_user_said_earlier(slots, key):
     events, texts = run(make_tracker("ask_how_to_raise", slots=slots))
-    assert events == []
+    assert events == [SlotSet("last_points", ["raise_if_distressing"])]
     assert texts == [expected(key)]
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tests import domain_files
+from tests import domain_files, note_turns
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.slow
@@ -111,4 +111,70 @@ def test_phone_size_and_new_conversation(browser, web_stack):
     assert page.locator(".willow-user").count() == 0
     assert bot_texts(page)[0] in first_paragraph("utter_intro")
     page.screenshot(path=str(ARTIFACTS / "chat-page-phone.png"))
+    context.close()
+
+
+def write_note(page) -> None:
+    """Goes through the note's questions (typing, the Skip button, a button of the 0-10 scale)."""
+    wait_for_bot(page, 1)
+    for text, next_question in note_turns.TURNS:
+        before = page.locator(".willow-user").count()
+        if text == "/skip_question":
+            page.get_by_role("button", name="Skip", exact=True).click()
+        elif text.isdigit():
+            page.get_by_role("button", name=text, exact=True).click()
+        else:
+            page.locator(".willow-input").fill(text)
+            page.keyboard.press("Enter")
+        page.wait_for_function(f"document.querySelectorAll('.willow-user').length > {before}")
+        if next_question:
+            page.wait_for_function(
+                "texts => texts.includes([...document.querySelectorAll('.willow-bot')].pop().innerText)",
+                arg=note_turns.question(next_question),
+            )
+    page.locator(".willow-note").wait_for()
+
+
+def test_the_note_can_be_copied_and_downloaded(browser, web_stack):
+    context = browser.new_context(accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_stack.origin)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(web_stack.page_url)
+    write_note(page)
+    note = page.locator(".willow-note").inner_text()
+    assert note.startswith(note_turns.TITLE) and all(line in note for line in note_turns.NOTE_LINES)
+    assert page.locator(".willow-note").count() == 1  # shown once, not also in pieces
+
+    page.get_by_role("button", name="Copy note").click()
+    page.locator(".willow-note-status", has_text="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == note
+
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download as text").click()
+    download = download_info.value
+    assert download.suggested_filename == "willow-note.txt"
+    assert open(download.path(), encoding="utf-8", newline="").read() == note.replace("\n", "\r\n") + "\r\n"
+
+    # After a reload the note and its buttons are still there (the transcript is in sessionStorage).
+    page.reload()
+    page.get_by_role("button", name="Download as text").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "chat-page-note.png"), full_page=True)
+    context.close()
+
+
+def test_copy_falls_back_without_the_clipboard_api(browser, web_stack):
+    context = browser.new_context()
+    # Older browsers and plain-http pages have no navigator.clipboard: the page selects and copies.
+    context.add_init_script("Object.defineProperty(navigator, 'clipboard', {value: undefined});"
+                            "window.copied = null;"
+                            "document.addEventListener('copy', () => { window.copied = String(getSelection()) ||"
+                            " (document.activeElement && document.activeElement.value); });")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(web_stack.page_url)
+    write_note(page)
+    page.get_by_role("button", name="Copy note").click()
+    page.locator(".willow-note-status", has_text="Copied").wait_for()
+    assert page.evaluate("window.copied") == page.locator(".willow-note").inner_text()
     context.close()

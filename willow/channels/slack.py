@@ -54,6 +54,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError
 
+from willow.channels import note
+
 logger = logging.getLogger(__name__)
 
 ENV_TOKEN = "SLACK_BOT_TOKEN"
@@ -148,7 +150,7 @@ class SeenEvents:
         return True
 
 
-class SlackBot(RasaSlackBot):
+class SlackBot(note.NoteAsOneMessage, RasaSlackBot):
     """Rasa's Slack output (buttons become blocks), sent to a configurable API URL."""
 
     def __init__(
@@ -169,6 +171,11 @@ class SlackBot(RasaSlackBot):
         kwargs.pop("as_user", None)
         kwargs.pop("type", None)
         await super()._post_message(channel, **kwargs)
+
+    async def send_note(self, recipient_id: Text, payload: Dict[Text, Any]) -> None:
+        # The note for the next session as one plain-text message (its custom payload is for
+        # the web page; Rasa would post it to chat.postMessage as unknown arguments).
+        await self._post_message(channel=self.slack_channel or recipient_id, text=payload["text"])
 
 
 class SlackInput(RasaSlackInput):

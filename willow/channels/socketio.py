@@ -21,6 +21,8 @@
    dropped with a warning: parsing them blocks the server for everyone. So are session ids
    longer than 255 characters and text with NUL characters or lone surrogates, which the SQL
    tracker stores cannot save.
+5. The note for the next session arrives as one event with copy and download data
+   (``willow.channels.note``).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
 
-from willow.channels import rest, sender_queue
+from willow.channels import note, rest, sender_queue
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,14 @@ def parse_origins(value: Any) -> List[Text]:
     if isinstance(value, (list, tuple)):
         return [str(v).rstrip("/") for v in value]
     return [o.rstrip("/") for o in re.split(r"[,\s]+", str(value or "")) if o]
+
+
+class NoteSocketIOOutput(note.NoteAsOneMessage, SocketIOOutput):
+    """Rasa's socket.io output; the note for the next session is one ``bot_uttered`` event with
+    ``text`` and ``willow_note``, so the page can offer copy and download (willow/channels/note.py)."""
+
+    async def send_note(self, recipient_id: Text, payload: Dict[Text, Any]) -> None:
+        await self._send_message(recipient_id, {"text": payload["text"], note.KEY: payload})
 
 
 class SocketIOInput(RasaSocketIOInput):
@@ -115,7 +125,7 @@ class SocketIOInput(RasaSocketIOInput):
             metadata = data.get(self.metadata_key)
             message = UserMessage(
                 data.get("message", ""),
-                SocketIOOutput(sio, self.bot_message_evt),
+                NoteSocketIOOutput(sio, self.bot_message_evt),
                 sender_id,
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else {},

@@ -55,6 +55,8 @@ from aiogram.utils.exceptions import ValidationError
 from rasa.core.channels import telegram as rasa_telegram
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
+
+from willow.channels import note
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -185,7 +187,7 @@ async def set_webhook(settings: Settings, timeout: float = SETUP_TIMEOUT) -> Non
     )
 
 
-class TelegramOutput(rasa_telegram.TelegramOutput):
+class TelegramOutput(note.NoteAsOneMessage, rasa_telegram.TelegramOutput):
     """Rasa's Telegram output, pointed at a configurable Bot API and with a request timeout.
 
     aiogram creates its aiohttp session on first use, so as long as nothing sends before the
@@ -203,6 +205,11 @@ class TelegramOutput(rasa_telegram.TelegramOutput):
         for part in text.strip().split("\n\n"):
             if part.strip():
                 await self.send_message(recipient_id, part)
+
+    async def send_note(self, recipient_id: Text, payload: Dict[Text, Any]) -> None:
+        # The note for the next session as one plain-text message, easy to copy or forward
+        # (not split at blank lines; its custom payload is for the web page only).
+        await self.send_message(recipient_id, payload["text"])
 
     async def send_text_with_buttons(
         self,

@@ -22,7 +22,7 @@ import pytest
 import requests
 from slack_sdk.signature import SignatureVerifier
 
-from tests import domain_files
+from tests import domain_files, note_turns
 from tests.conftest import ARTIFACTS
 from tests.willow.channels.fake_slack import BOT_USER_ID, FakeSlack
 from willow import local_servers
@@ -284,6 +284,23 @@ def test_a_crisis_message_gets_the_crisis_text(slack):
     slack.say(user, channel, "i don't want to be alive anymore")
     posts = slack.fake.wait_for(lambda fake: len(joined_text(fake.posts(channel))) >= len(crisis) and fake.posts(channel))
     assert joined_text(posts).startswith(crisis)
+
+
+@pytest.mark.slow
+def test_the_note_for_the_next_session_is_posted_as_one_plain_text_message(slack):
+    user, channel = new_id("U"), new_id("D")
+    for text, next_question in note_turns.TURNS:
+        slack.say(user, channel, text)
+        if next_question:
+            slack.fake.wait_for(lambda fake: joined_text(fake.posts(channel)).endswith(
+                tuple(note_turns.question(next_question))) and fake.posts(channel))
+    posts = slack.fake.wait_for(
+        lambda fake: [p for p in fake.posts(channel) if p.get("text", "").startswith(note_turns.TITLE)])
+    (note,) = posts
+    for line in note_turns.NOTE_LINES:
+        assert line in note["text"]
+    assert "blocks" not in note
+    assert not any("willow_note" in str(p) for p in slack.fake.posts(channel))
 
 
 @pytest.mark.slow

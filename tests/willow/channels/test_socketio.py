@@ -6,7 +6,7 @@ import uuid
 import pytest
 import socketio
 
-from tests import domain_files
+from tests import domain_files, note_turns
 from tests.socketio_chat import Chat
 
 pytestmark = pytest.mark.slow
@@ -52,3 +52,21 @@ def test_malformed_events_do_not_break_the_connection(web_stack):
         assert "\n\n".join(r["text"] for r in replies) in domain_files.texts("utter_intro")
     finally:
         chat.close()
+
+
+def test_the_note_for_the_next_session_is_one_event_with_copy_data(web_stack):
+    chat = Chat(web_stack.servers.url, uuid.uuid4().hex, web_stack.origin)
+    try:
+        for text, _ in note_turns.TURNS[:-1]:
+            chat.say(text)
+        replies = chat.say(note_turns.TURNS[-1][0])
+    finally:
+        chat.close()
+    (note,) = [r for r in replies if "willow_note" in r]
+    assert note["text"] == note["willow_note"]["text"]
+    assert note["willow_note"]["filename"] == "willow-note.txt"
+    assert note["text"].startswith(note_turns.TITLE)
+    for line in note_turns.NOTE_LINES:
+        assert line in note["text"]
+    # Not also sent in pieces: the page shows the note once.
+    assert not any(r.get("text") == note_turns.TITLE for r in replies)

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import requests
 
-from tests import domain_files
+from tests import domain_files, note_turns
 from tests.conftest import ARTIFACTS, ROOT
 from tests.willow.channels.fake_telegram import FakeTelegram
 from willow import local_servers
@@ -221,6 +221,22 @@ def test_crisis_message_gets_the_crisis_text(servers, fake):
     chat = new_chat()
     assert post(servers, text_update(chat, "i don't want to be alive anymore")).status_code == 200
     wait_until_said(fake, chat, lambda t: t.startswith(domain_files.default_text("utter_crisis").strip()))
+
+
+@pytest.mark.slow
+def test_the_note_for_the_next_session_arrives_as_one_plain_text_message(servers, fake):
+    chat = new_chat()
+    for text, next_question in note_turns.TURNS:
+        assert post(servers, text_update(chat, text)).status_code == 200
+        if next_question:
+            wait_until_said(fake, chat, lambda t: t.endswith(tuple(note_turns.question(next_question))))
+    (note,) = fake.wait_for(
+        lambda: [c for c in fake.sent_to(chat) if c.params["text"].startswith(note_turns.TITLE)], 30)
+    # One message with the whole note, no keyboard, and the web page's payload never leaks.
+    for line in note_turns.NOTE_LINES:
+        assert line in note.params["text"]
+    assert "reply_markup" not in note.params
+    assert not any("willow_note" in str(call.params) for call in fake.sent_to(chat))
 
 
 @pytest.mark.slow
