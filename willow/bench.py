@@ -358,7 +358,7 @@ def chart(results: List[Result], path: Path, users: int) -> None:
         axis.set_ylabel("share of replies at most this fast")
         axis.set_title(title)
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend(fontsize=8, loc="lower right")
+        axis.legend(fontsize=8, loc="best")
     figure.suptitle("Willow vs Rasa's default configuration: latency distributions")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
