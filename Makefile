@@ -118,7 +118,7 @@ provenance: install ## List which answer rests on which point of the source; fai
 	@$(PY) -m willow.provenance
 
 # Writes docs/benchmarks.md and docs/benchmarks-latency.png. BENCH_ARGS: see `python -m willow.bench --help`.
-bench: install spacy-model domain/crisis_responses.yml ## Benchmark config.yml against Rasa's default config (about an hour; docs/benchmarks.md)
+bench: install spacy-model domain/crisis_responses.yml ## Benchmark config.yml against Rasa's default config (60-90 min; docs/benchmarks.md)
 	$(PY) -m willow.bench $(BENCH_ARGS)
 
 purge: install ## Delete conversations last active more than WILLOW_RETENTION_DAYS (30) days ago

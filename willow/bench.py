@@ -23,7 +23,7 @@ tracker store): latency and throughput only.
 
 Prints a markdown table, writes it with the machine's details and a PNG chart of the
 latency distributions to ``docs/benchmarks.md`` and ``docs/benchmarks-latency.png``.
-Progress goes to stderr. A full run takes about an hour on 2 cores, most of it training
+Progress goes to stderr. A full run takes 60-90 minutes on 2 cores, most of it training
 Rasa's default pipeline six times; ``--smoke`` runs every step with tiny settings (one
 epoch, two folds, a few messages) and is part of ``make test``.
 
