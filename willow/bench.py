@@ -180,13 +180,8 @@ def one_user_latencies(servers: local_servers.Servers, messages: int, warmup: in
 
 
 def crisis_rates(servers: local_servers.Servers, limit: Optional[int]) -> tuple:
-    folder = safety_eval.SETS["tests/crisis"]
-    rates = []
-    for file in ("risk.yml", "hard_negatives.yml"):
-        messages = safety_eval.load(folder / file)[:limit]
-        flagged = [safety_eval.classify(servers, text, category).flagged for text, category in messages]
-        rates.append(sum(flagged) / len(flagged))
-    return rates[0], rates[1]
+    report = safety_eval.evaluate(servers, "tests/crisis", limit=limit)
+    return report.recall, report.false_positive_rate
 
 
 def measure_load(result: Result, servers: local_servers.Servers, settings: Settings, say) -> None:

@@ -104,11 +104,13 @@ def classify(servers: local_servers.Servers, text: str, category: str) -> Outcom
     return Outcome(text, category, flagged, layer)
 
 
-def evaluate(servers: local_servers.Servers, name: str = "tests/crisis", progress: bool = False) -> Report:
+def evaluate(servers: local_servers.Servers, name: str = "tests/crisis", progress: bool = False,
+             limit: Optional[int] = None) -> Report:
+    """``limit``: only the first messages of each file (the benchmark's smoke run)."""
     report = Report(name=name)
     folder = SETS[name]
     for outcomes, path in ((report.risk, folder / "risk.yml"), (report.negatives, folder / "hard_negatives.yml")):
-        messages = load(path)
+        messages = load(path)[:limit]
         for i, (text, category) in enumerate(messages, 1):
             outcomes.append(classify(servers, text, category))
             if progress and (i % 50 == 0 or i == len(messages)):

@@ -38,24 +38,22 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "classifier.npz"
 
 
-def sentence_blocks(message: Message) -> List[sp.csr_matrix]:
-    """The message's sentence features for TEXT, one 1-row matrix per featurizer, in pipeline order.
-
-    CSR (converting from Rasa's COO sums duplicate entries), so ``indices``/``data`` hold
-    each column once.
-    """
+def _sentence_features(message: Message) -> List[Any]:
+    """The message's non-empty sparse sentence features for TEXT, one per featurizer, in pipeline order."""
     return [
-        sp.csr_matrix(f.features)
-        for f in message.features
+        f for f in message.features
         if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.features.shape[-1] > 0
     ]
 
 
+def sentence_blocks(message: Message) -> List[sp.csr_matrix]:
+    """The sentence features as 1-row CSR matrices: converting from Rasa's COO sums duplicate
+    entries, so ``indices``/``data`` hold each column once."""
+    return [sp.csr_matrix(f.features) for f in _sentence_features(message)]
+
+
 def has_features(message: Message) -> bool:
-    return any(
-        f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.features.shape[-1] > 0
-        for f in message.features
-    )
+    return bool(_sentence_features(message))
 
 
 class Weighting:
