@@ -12,7 +12,7 @@ WEB_PORT ?= 8080
 WEB_ALLOWED_ORIGINS ?= http://localhost:$(WEB_PORT) http://127.0.0.1:$(WEB_PORT)
 export WEB_ALLOWED_ORIGINS
 ACTIONS_PORT ?= 5055
-NLU_FLOOR ?= 0.90
+NLU_FLOOR ?= 0.97
 RESULTS ?= results
 # Local PostgreSQL and Redis for the scale-out set-up and its tests (`make services`).
 SERVICES_PG_PORT ?= 15432
@@ -37,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
+.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval real-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -125,7 +125,7 @@ purge: install ## Delete conversations last active more than WILLOW_RETENTION_DA
 	@$(PY) -m willow.retention purge --days $(WILLOW_RETENTION_DAYS)
 
 test: install-test system-deps web validate train services ## Set up everything and run every test
-	$(PY) -m pytest tests -p no:cacheprovider --nlu-floor $(NLU_FLOOR)
+	$(PY) -m pytest tests -p no:cacheprovider --nlu-floor $(NLU_FLOOR) --durations=15
 
 rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (reports in $(RESULTS)/)
 	$(RASA) test --model "$(MODEL)" --stories tests/test_stories.yml --nlu tests/test_nlu.yml \
@@ -133,6 +133,11 @@ rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (re
 
 safety-eval: train ## Every held-out risk message and hard negative through the full server: recall, false positives
 	$(PY) -m willow.safety_eval
+
+# CSV: one or more files with the columns of ../shared/data/counsel-chat-dev/questions.csv.
+CSV ?= $(wildcard tests/real_style/*.csv)
+real-eval: train ## Real-style messages (CSV=...) through the full server: crisis, check-in, struggle, on-topic, fallback per label
+	$(PY) -m willow.real_eval $(CSV)
 
 test-unit: install-test ## Only the fast tests (no model, no servers)
 	$(PY) -m pytest tests -p no:cacheprovider -m "not slow"

@@ -27,7 +27,7 @@ SERVER_ENV = local_servers.ENV
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--nlu-floor", type=float, default=0.90,
+        "--nlu-floor", type=float, default=0.97,
         help="lowest acceptable macro-F1 on tests/test_nlu.yml",
     )
 

@@ -30,7 +30,8 @@ def country(code):
 def test_held_out_risk_is_always_caught_and_idioms_are_not(servers, name):
     report = safety_eval.evaluate(servers, name)
     print(f"\n{name}\n{report.summary()}")
-    assert report.recall == 1.0
+    assert report.recall == 1.0  # the crisis reply or the check-in
+    assert report.explicit_at_once == 1.0  # explicit disclosures: the crisis reply at once
     assert report.false_positive_rate <= safety_eval.MAX_FALSE_POSITIVE_RATE
 
 
@@ -55,7 +56,7 @@ def test_the_match_is_recorded_without_the_text(servers):
     servers.say(user, "kms")
     user_event = next(e for e in servers.tracker(user)["events"] if e["event"] == "user")
     report = user_event["parse_data"]["crisis_detector"]
-    assert report["groups"] == ["slang"]
+    assert "slang" in report["groups"] and report["tier"] == "crisis"
     assert "kms" not in str(report)
 
 
@@ -69,3 +70,11 @@ def test_crisis_reply_needs_no_action_server(servers_without_actions):
     replies = servers_without_actions.say(sender(), "i've been thinking about killing myself")
     assert said(replies).startswith(domain_files.default_text("utter_crisis"))
     assert replies[-1]["text"] == domain_files.default_text("utter_ask_safe")
+
+
+def test_the_check_in_needs_no_action_server(servers_without_actions):
+    user = sender()
+    replies = servers_without_actions.say(user, "Honestly I can't do this anymore.")
+    assert replies[-1]["text"] == domain_files.default_text("utter_check_in")
+    replies = servers_without_actions.say(user, "yes")
+    assert said(replies).startswith(domain_files.default_text("utter_crisis"))

@@ -399,7 +399,8 @@ def write_docs(results: List[Result], deployed: Optional[Result], settings: Sett
         "- Held-out: `tests/test_nlu.yml`, messages never used in training. Cross-validation: "
         f"{settings.folds} folds over `data/nlu/`. Crisis: every message of `tests/crisis/` (risk and "
         "hard negatives) as the first message of a new conversation through the REST channel; "
-        "flagged when the bot sent the crisis response.",
+        "caught when the bot sent the crisis response or (Willow only) asked the direct check-in "
+        "question first; a hard negative is a false positive when it got the crisis response.",
         f"- Start-up: seconds from starting `rasa run` to the first REST reply, median of "
         f"{settings.startups} starts.",
         f"- One user: {settings.messages} REST messages, one at a time, in multi-turn conversations "

@@ -98,28 +98,33 @@ def bullet(lines: List[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+def line_list(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> List[str]:
+    """The crisis lines for ``country`` (or for the default countries), then the directory."""
     international = words["international"].format(**data["international"])
+    if country is not None:
+        return [describe(line, words) for line in country["lines"]] + [international]
+    by_code = {c["code"]: c for c in data["countries"]}
+    return [
+        words["default_line"].format(country=by_code[code]["name"], line=describe(line, words))
+        for code in data["default_countries"]
+        for line in by_code[code]["lines"]
+    ] + [international]
+
+
+def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
     if country is None:
-        by_code = {c["code"]: c for c in data["countries"]}
-        lines = [
-            words["default_line"].format(country=by_code[code]["name"], line=describe(line, words))
-            for code in data["default_countries"]
-            for line in by_code[code]["lines"]
-        ]
         countries_by_number: Dict[str, List[str]] = {}
         for c in data["countries"]:
             countries_by_number.setdefault(c["emergency"], []).append(c["name"])
         numbers = ", ".join(f"{n} ({', '.join(names)})" for n, names in countries_by_number.items())
         parts = [
-            words["opening"], words["lines_lead"] + "\n" + bullet(lines + [international]),
+            words["opening"], words["lines_lead"] + "\n" + bullet(line_list(data, words, None)),
             words["emergency_default"].format(numbers=numbers), words["closing"],
         ]
     else:
-        lines = [describe(line, words) for line in country["lines"]]
         parts = [
             words["opening"],
-            words["lines_lead_country"].format(country=called(country)) + "\n" + bullet(lines + [international]),
+            words["lines_lead_country"].format(country=called(country)) + "\n" + bullet(line_list(data, words, country)),
         ]
         if country.get("abuse_lines"):
             parts.append(words["abuse_lead"] + "\n" + bullet([describe(l, words) for l in country["abuse_lines"]]))
@@ -139,8 +144,13 @@ def country_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[
     return "\n\n".join(parts)
 
 
+def check_in_declined_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+    return words["check_in_declined"] + "\n" + bullet(line_list(data, words, country))
+
+
 def responses(data: Dict[str, Any], words: Dict[str, str]) -> Dict[str, Any]:
-    """utter_crisis and utter_crisis_line: a variation per country, then the default."""
+    """utter_crisis, utter_crisis_line and utter_check_in_declined: a variation per country,
+    then the default."""
     def variations(render):
         by_country = [
             {"condition": [{"type": "slot", "name": "country", "value": c["code"]}], "text": render(data, words, c)}
@@ -148,7 +158,8 @@ def responses(data: Dict[str, Any], words: Dict[str, str]) -> Dict[str, Any]:
         ]
         return by_country + [{"text": render(data, words, None)}]
 
-    return {"utter_crisis": variations(crisis_text), "utter_crisis_line": variations(country_text)}
+    return {"utter_crisis": variations(crisis_text), "utter_crisis_line": variations(country_text),
+            "utter_check_in_declined": variations(check_in_declined_text)}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -11,6 +11,8 @@ def make_tracker(
     text: str = "",
     slots: Optional[Dict[str, Any]] = None,
     entities: Optional[List[Dict[str, Any]]] = None,
+    ranking: Optional[List[Dict[str, Any]]] = None,
+    events: Optional[List[Dict[str, Any]]] = None,
 ) -> Tracker:
     return Tracker.from_dict(
         {
@@ -19,9 +21,10 @@ def make_tracker(
             "latest_message": {
                 "text": text,
                 "intent": {"name": intent, "confidence": 0.9},
+                "intent_ranking": ranking or [],
                 "entities": entities or [],
             },
-            "events": [],
+            "events": events or [],
             "paused": False,
             "followup_action": None,
             "active_loop": {},

@@ -1,17 +1,34 @@
-"""Deterministic risk detection with spaCy's Matcher and PhraseMatcher.
+"""Two tiers of risk, decided by spaCy patterns and the classifier together.
 
-The second, independent safety layer next to the `crisis` intent of the classifier:
-a statistical classifier can miss a phrasing it never saw, a pattern cannot. The
-patterns live in ``content/crisis_patterns.yml`` so a clinician can read and extend
-them. When a risk pattern matches (and no idiom exclusion overlaps it), the intent
-becomes ``crisis`` whatever the classifier said. When the classifier said ``crisis``
-but the only patterns found are idioms or denials ("bored to death", "i'm not
-suicidal"), the classifier is overruled and its next intent is used. The ids of the
-patterns and the classifier's own intent (never the text) are recorded under
-``crisis_detector`` in the parse data, so evaluations can tell which layer decided.
+The second, independent safety layer next to the classifier's ``crisis`` and
+``possible_crisis`` intents: a statistical classifier can miss a phrasing it never saw, a
+pattern cannot. The patterns live in ``content/crisis_patterns.yml`` so a clinician can read
+and extend them. Runs last in the NLU pipeline and decides between:
+
+- ``crisis`` (the crisis reply at once, from any state): a clear-risk pattern matched and no
+  idiom exclusion overlaps it; or the classifier's best guess for the whole message is
+  ``crisis`` with at least ``crisis_threshold`` confidence.
+- ``possible_crisis`` (a direct, caring question first): a possible-risk pattern (means
+  without words of dying, "i can't do this anymore", abuse named without saying it is
+  happening now); a clear-risk pattern said as past or of someone else ("i self-harmed at
+  16, not in years", "my friend is suicidal"); or the classifier leans to risk but is
+  unsure: the probability of ``crisis`` and ``possible_crisis`` together reaches
+  ``possible_threshold`` for the whole message (also when the FallbackClassifier made it
+  ``nlu_fallback``) or ``sentence_possible_threshold`` for one sentence of a long message.
+  One sentence alone never gives the crisis reply at once: short sentences of ordinary
+  messages look risky too often (measured on the real development set).
+- neither: when the classifier said ``crisis`` but the patterns only found idioms or
+  denials ("bored to death", "i'm not suicidal"), its next intent is used, unless it was
+  at least ``crisis_threshold`` sure, which makes it a check-in.
+
+The ids of the patterns, the tier and the classifier's own intent (never the text) are
+recorded under ``crisis_detector`` in the parse data, so evaluations can tell which layer
+decided.
 """
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
@@ -22,16 +39,34 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from willow.components.intent_classifier import SENTENCES_KEY
 from willow.components.rule_component import RuleComponent
+from willow.components.sentences import sentence_spans
+from rasa.nlu.constants import TOKENS_NAMES
 
 CRISIS = "crisis"
+POSSIBLE_CRISIS = "possible_crisis"
+RISK_INTENTS = (CRISIS, POSSIBLE_CRISIS)
+NLU_FALLBACK = "nlu_fallback"
 REPORT_KEY = "crisis_detector"
 DEFAULT_PATTERNS = Path(__file__).resolve().parents[2] / "content" / "crisis_patterns.yml"
 SPACY_DOC_KEY = "text_spacy_doc"  # set by SpacyNLP for the message text
 
 
+@dataclass
+class Scan:
+    """What the patterns found in one message: group ids (never text) and where."""
+    crisis: List[Text] = field(default_factory=list)    # clear risk: the crisis reply at once
+    possible: List[Text] = field(default_factory=list)  # possible risk: the check-in first
+    past: List[Text] = field(default_factory=list)      # clear-risk groups said as past or of someone else
+    exclusions: List[Text] = field(default_factory=list)
+    excluded_sentences: List[int] = field(default_factory=list)  # indexes of sentences with an exclusion
+
+
 class CrisisMatcher:
-    """Finds risk groups in a spaCy Doc, ignoring matches covered by idiom exclusions."""
+    """Finds risk groups in a spaCy Doc, ignoring matches covered by idiom exclusions, and
+    tells risk now from risk said as past ("i self-harmed at 16, not in years") or said of
+    someone else ("my friend is suicidal"), which get the check-in instead."""
 
     def __init__(self, nlp: Any, spec: Dict[Text, Any]) -> None:
         from spacy.matcher import Matcher, PhraseMatcher
@@ -40,9 +75,11 @@ class CrisisMatcher:
         self._token = Matcher(nlp.vocab)
         self._lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
-        self._kind: Dict[int, Tuple[Text, Text]] = {}  # match id -> (risk|exclusion, group id)
-        for kind, groups in (("risk", spec.get("groups", [])), ("exclusion", spec.get("exclusions", []))):
-            for group in groups:
+        self._kind: Dict[int, Tuple[Text, Text]] = {}  # match id -> (kind, group id)
+        for group in spec.get("groups", []):
+            self._add(group.get("tier", CRISIS), group)
+        for kind in ("exclusions", "past_markers", "present_markers", "someone_else"):
+            for group in spec.get(kind, []):
                 self._add(kind, group)
 
     def _add(self, kind: Text, group: Dict[Text, Any]) -> None:
@@ -57,20 +94,47 @@ class CrisisMatcher:
             self._token.add(key, group["patterns"])
 
     def find(self, doc: Any) -> List[Text]:
-        """Ids of the risk groups found in ``doc`` (sorted, without duplicates)."""
-        return self.scan(doc)[0]
+        """Ids of the clear-risk groups found in ``doc`` (sorted, without duplicates)."""
+        return self.scan(doc).crisis
 
-    def scan(self, doc: Any) -> Tuple[List[Text], List[Text]]:
-        """(risk group ids, exclusion ids) found in ``doc``; risks under an exclusion are dropped."""
-        risks: List[Tuple[Text, int, int]] = []
-        exclusions: List[Tuple[Text, int, int]] = []
+    def scan(self, doc: Any, sentences: Optional[List[Tuple[int, int]]] = None) -> Scan:
+        """``sentences``: character ranges of the message's sentences (default: one)."""
+        found: Dict[Text, List[Tuple[Text, int, int]]] = defaultdict(list)  # kind -> (group, start, end)
         for matcher in (self._lower, self._lemma, self._token):
             for match_id, start, end in matcher(doc):
                 kind, group = self._kind[match_id]
-                (risks if kind == "risk" else exclusions).append((group, start, end))
-        spans = [(start, end) for _, start, end in exclusions]
-        kept = {group for group, start, end in risks if not _overlaps((start, end), spans)}
-        return sorted(kept), sorted({group for group, _, _ in exclusions})
+                found[kind].append((group, doc[start].idx, doc[end - 1].idx + len(doc[end - 1])))
+        excluded = [(start, end) for _, start, end in found["exclusions"]]
+        others = [(start, end) for _, start, end in found["someone_else"]]
+        sentences = sentences or [(0, len(doc.text))]
+
+        def sentence_of(start: int) -> Tuple[int, int]:
+            return next((s for s in sentences if s[0] <= start < s[1]), (0, len(doc.text)))
+
+        def said_as_past(start: int) -> bool:
+            # The sentence speaks of the past ("at 16", "years ago") and not of now ("again").
+            begin, end = sentence_of(start)
+            inside = lambda kind: any(begin <= s < end for _, s, _ in found[kind])  # noqa: E731
+            return inside("past_markers") and not inside("present_markers")
+
+        scan = Scan(
+            exclusions=sorted({group for group, _, _ in found["exclusions"]}),
+            excluded_sentences=sorted({i for i, (begin, end) in enumerate(sentences)
+                                       for _, start, _ in found["exclusions"] if begin <= start < end}),
+        )
+        crisis, possible, past = set(), set(), set()
+        for tier in (CRISIS, POSSIBLE_CRISIS):
+            for group, start, end in found[tier]:
+                if _overlaps((start, end), excluded):
+                    continue
+                if tier == POSSIBLE_CRISIS:
+                    possible.add(group)
+                elif said_as_past(start) or _overlaps((start, end), others):
+                    past.add(group)
+                else:
+                    crisis.add(group)
+        scan.crisis, scan.possible, scan.past = sorted(crisis), sorted(possible), sorted(past - crisis)
+        return scan
 
 
 def _overlaps(span: Tuple[int, int], others: Iterable[Tuple[int, int]]) -> bool:
@@ -86,7 +150,7 @@ def load_spec(path: Path = DEFAULT_PATTERNS) -> Dict[Text, Any]:
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False, model_from="SpacyNLP"
 )
 class CrisisDetector(RuleComponent):
-    """Overrides the intent with ``crisis`` when a risk pattern matches."""
+    """Sets the intent to ``crisis`` or ``possible_crisis`` (see the module docstring)."""
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
@@ -96,7 +160,12 @@ class CrisisDetector(RuleComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"patterns": None}  # None: content/crisis_patterns.yml
+        return {
+            "patterns": None,  # None: content/crisis_patterns.yml
+            "crisis_threshold": 0.5,
+            "possible_threshold": 0.4,
+            "sentence_possible_threshold": 0.9,
+        }
 
     def matcher(self, model: SpacyModel) -> CrisisMatcher:
         # Built on first use: the matchers need the vocab of the loaded spaCy pipeline.
@@ -111,52 +180,63 @@ class CrisisDetector(RuleComponent):
                 continue
             # SpacyNLP lowercases before parsing (the lookup lemmatizer is case-sensitive).
             doc = message.get(SPACY_DOC_KEY) or model.model(text.lower())
-            groups, exclusions = self.matcher(model).scan(doc)
+            scan = self.matcher(model).scan(doc, self._sentence_ranges(message))
+            tier, reason = self.decide(message, scan)
             classifier_intent = (message.get(INTENT) or {}).get("name")
-            report: Dict[Text, Any] = {}
-            if not groups and not exclusions and self._crisis_was_classifiers_guess(message):
-                # Safety first: the classifier's best guess was crisis, but too close to the
-                # next intent (or too unsure) for the FallbackClassifier, which made it
-                # nlu_fallback. A crisis reply beats "could you say that another way?".
-                classifier_intent, report["classifier_uncertain"] = CRISIS, True
-                self._set_crisis(message)
-            elif groups:
-                self._set_crisis(message)
-            elif exclusions and classifier_intent == CRISIS:
-                # The classifier saw risk words, but the patterns recognise them as an
-                # idiom or a denial ("bored to death", "i'm not suicidal"): trust the patterns.
-                self._drop_crisis(message)
-            else:
+            if tier is None and classifier_intent not in RISK_INTENTS:
                 continue
-            message.set(
-                REPORT_KEY,
-                {"groups": groups, "exclusions": exclusions, "classifier_intent": classifier_intent, **report},
-                add_to_output=True,
-            )
+            if tier is None:
+                self._drop_risk(message)  # the classifier's risk guess, overruled by an idiom
+            else:
+                self._set(message, tier)
+            report = {"tier": tier, "groups": scan.crisis, "possible_groups": scan.possible,
+                      "past_groups": scan.past, "exclusions": scan.exclusions,
+                      "classifier_intent": classifier_intent}
+            if reason:
+                report["classifier"] = reason
+            message.set(REPORT_KEY, report, add_to_output=True)
         return messages
 
-    @staticmethod
-    def _crisis_was_classifiers_guess(message: Message) -> bool:
-        """nlu_fallback from the FallbackClassifier, with crisis ranked first behind it."""
-        ranking = message.get(INTENT_RANKING_KEY) or []
-        return (
-            (message.get(INTENT) or {}).get("name") == "nlu_fallback"
-            and len(ranking) > 1
-            and ranking[0].get("name") == "nlu_fallback"
-            and ranking[1].get("name") == CRISIS
-        )
+    def decide(self, message: Message, scan: Scan) -> Tuple[Optional[Text], Optional[Text]]:
+        """(tier or None, which classifier signal decided it, if one did)."""
+        if scan.crisis:
+            return CRISIS, None
+        ranking = {r.get("name"): r.get("confidence", 0.0) for r in message.get(INTENT_RANKING_KEY) or []}
+        ranked = [r.get("name") for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != NLU_FALLBACK]
+        sure = ranked[:1] == [CRISIS] and ranking[CRISIS] >= self._config["crisis_threshold"]
+        if sure and not scan.exclusions:
+            return CRISIS, "whole"
+        if scan.possible or scan.past:
+            return POSSIBLE_CRISIS, None
+        risk = ranking.get(CRISIS, 0.0) + ranking.get(POSSIBLE_CRISIS, 0.0)
+        if sure or (risk >= self._config["possible_threshold"] and not scan.exclusions):
+            # An idiom or denial ("bored to death", "i'm not suicidal") overrules an unsure
+            # classifier, not a sure one.
+            return POSSIBLE_CRISIS, "whole despite exclusion" if scan.exclusions else "whole"
+        # One sentence of a long message, unless the idiom or denial is in that sentence.
+        sentences = message.get(SENTENCES_KEY) or []
+        if any(s["risk"] >= self._config["sentence_possible_threshold"]
+               for i, s in enumerate(sentences) if i not in scan.excluded_sentences):
+            return POSSIBLE_CRISIS, "sentence"
+        return None, None
 
     @staticmethod
-    def _set_crisis(message: Message) -> None:
-        intent = {"name": CRISIS, "confidence": 1.0}
-        ranking = [intent] + [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != CRISIS]
+    def _sentence_ranges(message: Message) -> List[Tuple[int, int]]:
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        return [(tokens[begin].start, tokens[end - 1].end) for begin, end in sentence_spans(message)]
+
+    @staticmethod
+    def _set(message: Message, tier: Text) -> None:
+        intent = {"name": tier, "confidence": 1.0}
+        ranking = [intent] + [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != tier]
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     @staticmethod
-    def _drop_crisis(message: Message) -> None:
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != CRISIS]
-        intent = ranking[0] if ranking else {"name": "nlu_fallback", "confidence": 0.0}
+    def _drop_risk(message: Message) -> None:
+        """The best intent that is not a risk tier (nlu_fallback when there is none)."""
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") not in RISK_INTENTS]
+        intent = ranking[0] if ranking else {"name": NLU_FALLBACK, "confidence": 0.0}
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 

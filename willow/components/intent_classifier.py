@@ -15,6 +15,13 @@ subclassed it; ``make bench`` compares them, docs/benchmarks.md):
 - A message without features (empty, whitespace) gets no intent (confidence 0) instead
   of an exception that left the user without a reply; the FallbackClassifier and the
   InputGuard behind it answer it like any other unreadable input.
+- Long messages: averaged over five sentences, the one that matters is diluted. When the
+  featurizers also left per-sentence features (``willow/components/sentences.py``), every
+  sentence is scored too. The ranking stays the whole message's unless a sentence names one
+  of the ``sentence_intents`` (the topics) with at least ``sentence_threshold`` confidence
+  while the whole message does not: then the ranking is the mean of the two. Each
+  sentence's top intent, its confidence and its ``risk`` (the probability of the
+  ``risk_intents``) are reported under ``intent_sentences`` (no text), for the crisis detector.
 """
 from __future__ import annotations
 
@@ -33,9 +40,12 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANK
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from willow.components.sentences import FEATURES_KEY
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "classifier.npz"
+SENTENCES_KEY = "intent_sentences"
 
 
 def _sentence_features(message: Message) -> List[Any]:
@@ -54,6 +64,16 @@ def sentence_blocks(message: Message) -> List[sp.csr_matrix]:
 
 def has_features(message: Message) -> bool:
     return bool(_sentence_features(message))
+
+
+def per_sentence_blocks(message: Message) -> List[List[sp.csr_matrix]]:
+    """For each sentence, its feature blocks in the order of ``sentence_blocks`` (empty when
+    the message has one sentence, or a featurizer left no per-sentence features)."""
+    by_origin = message.get(FEATURES_KEY) or {}
+    origins = [f.origin for f in _sentence_features(message)]
+    if not by_origin or any(o not in by_origin for o in origins):
+        return []
+    return [list(blocks) for blocks in zip(*(by_origin[o] for o in origins))]
 
 
 class Weighting:
@@ -132,6 +152,15 @@ class LogisticRegressionIntentClassifier(GraphComponent, IntentClassifier):
             "tol": 1e-4,
             "random_state": 42,
             "ranking_length": 10,
+            # Long messages (see the module docstring): intents one sentence may decide,
+            # how sure that sentence must be, and the intents whose probability is "risk".
+            "sentence_intents": [],
+            "sentence_threshold": 0.6,
+            "risk_intents": ["crisis", "possible_crisis"],
+            # Training: each sentence of these intents' multi-sentence examples is learned as
+            # an example of the intent too (a sentence of a message without risk has none).
+            "sentence_training_intents": [],
+            "sentence_training_weight": 1.0,  # each such sentence counts as this many examples
         }
 
     def __init__(
@@ -167,6 +196,14 @@ class LogisticRegressionIntentClassifier(GraphComponent, IntentClassifier):
             logger.debug("No intent examples with features: the intent classifier stays untrained.")
             return self._resource
         blocks = [sentence_blocks(e) for e in examples]
+        labels = [e.get(INTENT) for e in examples]
+        weights = [1.0] * len(examples)
+        for example in examples:
+            if example.get(INTENT) in self.config["sentence_training_intents"]:
+                sentences = per_sentence_blocks(example)
+                blocks += sentences
+                labels += [example.get(INTENT)] * len(sentences)
+                weights += [self.config["sentence_training_weight"]] * len(sentences)
         self.weighting = Weighting.fit(blocks)
         model = LogisticRegression(
             C=self.config["C"],
@@ -176,7 +213,7 @@ class LogisticRegressionIntentClassifier(GraphComponent, IntentClassifier):
             solver="lbfgs",
             class_weight="balanced",  # a few intents have far fewer examples than others
         )
-        model.fit(self.weighting.matrix(blocks), [e.get(INTENT) for e in examples])
+        model.fit(self.weighting.matrix(blocks), labels, sample_weight=np.array(weights))
         self.coef, self.intercept, self.classes = model.coef_, model.intercept_, model.classes_
         if len(self.classes) == 2:  # binary LR keeps one row of weights: make it two
             self.coef = np.vstack([-self.coef[0], self.coef[0]]) / 2
@@ -221,12 +258,41 @@ class LogisticRegressionIntentClassifier(GraphComponent, IntentClassifier):
         exp = np.exp(scores - scores.max())
         return exp / exp.sum()
 
+    def combine(self, whole: np.ndarray, sentences: List[np.ndarray]) -> np.ndarray:
+        """The whole message's probabilities, or their mean with the most confident sentence
+        naming a topic the whole message does not (see the module docstring)."""
+        topics = set(self.config["sentence_intents"])
+        best: Optional[np.ndarray] = None
+        for probabilities in sentences:
+            top = int(np.argmax(probabilities))
+            if self.classes[top] in topics and probabilities[top] >= self.config["sentence_threshold"]:
+                if best is None or probabilities[top] > best.max():
+                    best = probabilities
+        if best is None or self.classes[int(np.argmax(whole))] in topics:
+            return whole
+        return (whole + best) / 2
+
+    def sentence_report(self, sentences: List[np.ndarray]) -> List[Dict[Text, Any]]:
+        risk = [i for i, c in enumerate(self.classes) if c in self.config["risk_intents"]]
+        report = []
+        for probabilities in sentences:
+            top = int(np.argmax(probabilities))
+            report.append({
+                "intent": str(self.classes[top]),
+                "confidence": float(probabilities[top]),
+                "risk": float(probabilities[risk].sum()),
+            })
+        return report
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             blocks = sentence_blocks(message) if self.coef is not None else []
             ranking = []
             if blocks:
-                probabilities = self.probabilities(blocks)
+                sentences = [self.probabilities(b) for b in per_sentence_blocks(message)]
+                probabilities = self.combine(self.probabilities(blocks), sentences)
+                if sentences:
+                    message.set(SENTENCES_KEY, self.sentence_report(sentences), add_to_output=True)
                 order = np.argsort(-probabilities, kind="stable")
                 ranking = [
                     {"name": str(self.classes[i]), "confidence": float(probabilities[i])}

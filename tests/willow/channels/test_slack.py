@@ -324,7 +324,7 @@ def test_a_button_click_reaches_rasa_as_its_payload(slack):
 
 @pytest.mark.slow
 def test_message_text_is_never_logged(slack):
-    marker = f"privacy-marker-{uuid.uuid4().hex}"
+    marker = f"privacy-marker-{uuid.uuid4().int}"  # digits: random letters can read as another language
     user, channel = new_id("U"), new_id("D")
     payload = slack.say(user, channel, f"i cried in therapy today {marker}")
     slack.replies(channel)

@@ -1,0 +1,92 @@
+import yaml
+from rasa_sdk.events import ActionExecuted, SlotSet, UserUttered, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.check_in import MAPPINGS, ActionResumeAfterCheckIn, resumed_parse, slot_events
+from tests import domain_files
+from tests.actions.trackers import make_tracker
+
+# The slots of the domain, as the action server receives them.
+DOMAIN = {"slots": {name: slot for data in domain_files.FILES.values() for name, slot in (data.get("slots") or {}).items()}}
+
+TEXT = "I cry in every session and honestly I can't do this anymore"
+PARSE = {
+    "text": TEXT,
+    "intent": {"name": "possible_crisis", "confidence": 1.0},
+    "intent_ranking": [
+        {"name": "possible_crisis", "confidence": 1.0},
+        {"name": "frequent_crying", "confidence": 0.55},
+        {"name": "crisis", "confidence": 0.2},
+        {"name": "cried_in_therapy", "confidence": 0.1},
+    ],
+    "entities": [{"entity": "frequency", "value": "often", "start": 14, "end": 27}],
+}
+EVENTS = [
+    {"event": "action", "name": "action_listen"},
+    {"event": "user", "text": TEXT, "parse_data": PARSE, "input_channel": "rest"},
+    {"event": "action", "name": "utter_check_in"},
+    {"event": "action", "name": "action_listen"},
+    {"event": "user", "text": "no", "parse_data": {"intent": {"name": "deny", "confidence": 0.9}}},
+]
+
+
+def run(events, domain=None):
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("deny", "no", events=events)
+    return ActionResumeAfterCheckIn().run(dispatcher, tracker, domain=domain or DOMAIN), dispatcher.messages
+
+
+def test_name():
+    assert ActionResumeAfterCheckIn().name() == "action_resume_after_check_in"
+
+
+def test_no_says_where_help_is_then_takes_the_message_back_without_the_risk_tier():
+    events, messages = run(EVENTS)
+    assert [m["response"] for m in messages] == ["utter_check_in_declined"]
+    resumed = {**PARSE, "intent": {"name": "frequent_crying", "confidence": 0.55},
+               "intent_ranking": [PARSE["intent_ranking"][1], PARSE["intent_ranking"][3]]}
+    assert events == [
+        UserUtteranceReverted(),
+        UserUtteranceReverted(),
+        ActionExecuted("action_listen"),
+        UserUttered(TEXT, resumed, input_channel="rest"),
+        # The domain's slot mappings, as Rasa applies them to a message from a channel.
+        SlotSet("topic", "frequent"),
+        SlotSet("crying_frequency", "often"),
+    ]
+
+
+def test_inside_the_note_the_message_is_the_answer_it_was():
+    before = [{"event": "active_loop", "name": "note_form"},
+              {"event": "slot", "name": "requested_slot", "value": "note_outside"}]
+    events, _ = run(before + EVENTS)
+    assert events[-1] == SlotSet("note_outside", TEXT)
+    assert SlotSet("topic", "frequent") in events
+
+
+def test_the_domain_uses_only_the_slot_mappings_the_action_applies():
+    # "custom" without an action: the slot is set by custom actions, never by extraction.
+    kinds = {m["type"] for slot in DOMAIN["slots"].values() for m in slot.get("mappings") or []
+             if not (m["type"] == "custom" and "action" not in m)}
+    assert kinds <= set(MAPPINGS)
+
+
+def test_mapping_filters_and_conditions():
+    parse = {"intent": {"name": "crisis"}, "entities": []}
+    in_note = {"active_loop": "note_form", "requested_slot": "note_sessions"}
+    assert slot_events(DOMAIN, "x", parse, in_note) == []  # not_intent: risk never fills the note
+    parse = {"intent": {"name": "inform_country"}, "entities": [{"entity": "country", "value": "AU"}]}
+    assert slot_events(DOMAIN, "x", parse, {"active_loop": None, "requested_slot": None}) == [SlotSet("country", "AU")]
+
+
+def test_a_message_about_nothing_else_clearly_is_answered_as_a_struggle():
+    parse = {"intent_ranking": [{"name": "possible_crisis", "confidence": 0.9},
+                                {"name": "greet", "confidence": 0.05}]}
+    resumed = resumed_parse(parse)
+    assert resumed["intent"] == {"name": "other_struggle", "confidence": 1.0}
+    assert [r["name"] for r in resumed["intent_ranking"]] == ["other_struggle", "greet"]
+
+
+def test_without_a_check_in_there_is_nothing_to_go_back_to():
+    events, messages = run(EVENTS[:1] + EVENTS[3:])
+    assert events == [] and [m["response"] for m in messages] == ["utter_check_in_declined"]
