@@ -39,7 +39,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, List, Optional
 
 from willow import local_servers, model_files
 from willow.safety_eval import EXPLICIT as EXPLICIT_KINDS
@@ -92,7 +92,7 @@ def read_rows(path: Path) -> List[Row]:
         return rows
 
 
-def outcome_of(events: Iterable[Dict]) -> str:
+def outcome_of(events: List[Dict]) -> str:
     """What the bot did first that tells, from the events after the user's message: the
     actions it ran and the responses its custom actions sent (``action_offer_topics`` asks
     to rephrase with ``utter_fallback_rephrase`` when no topic is close)."""
@@ -105,7 +105,7 @@ def outcome_of(events: Iterable[Dict]) -> str:
     return "on-topic"
 
 
-def _rephrased(events: Iterable[Dict]) -> bool:
+def _rephrased(events: List[Dict]) -> bool:
     return any((e.get("metadata") or {}).get("utter_action") == "utter_fallback_rephrase"
                for e in events if e.get("event") == "bot")
 
