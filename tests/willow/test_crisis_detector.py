@@ -55,6 +55,12 @@ def matcher(nlp):
         ("i think i have to go through with it", "plan_words_without_the_act"),
         ("everything is ready and nobody knows", "ready_without_saying_for_what"),
         ("i finally have the means", "ready_without_saying_for_what"),
+        ("i'm going to end things at the weekend, i've thought about it enough", "explicit_ideation"),
+        ("i'm planning to do it this weekend while they're away", "plan_words_without_the_act"),
+        ("most days i'd rather not exist", "passive_ideation"),
+        ("i'd rather just not wake up tomorrow", "passive_ideation"),
+        ("my uncle sneaks into my little brother's room at night", "child_keeping_secrets"),
+        ("my sister told me what our stepdad does to her", "child_keeping_secrets"),
     ],
 )
 def test_risk_is_found(matcher, nlp, text, group):
@@ -82,6 +88,9 @@ def test_risk_is_found(matcher, nlp, text, group):
         "i've been cutting out sugar since january",
         "i plan to finish my degree next year",
         "there's no future in this job for me",
+        "i'm going to end things with my boyfriend this weekend",
+        "i'd rather not live with my parents after uni",
+        "i'd rather not be the one who always cries first",
     ],
 )
 def test_idioms_and_ordinary_talk_are_left_alone(matcher, nlp, text):
@@ -116,6 +125,17 @@ def test_every_tier_is_one_the_detector_reads():
         ("years back i tried to end it", "euphemisms"),
         ("i might have swallowed too many", "taken_too_much"),
         ("my roommate cuts herself and hides it", "someone_else_at_risk"),
+        ("what's the point of any of this?", "hopelessness"),
+        ("honestly there's nothing to look forward to", "hopelessness"),
+        ("i keep looking over the edge when i'm up there", "euphemisms"),
+        ("i've got kind of obsessed with the pills in the drawer", "euphemisms"),
+        ("i know where my grandad keeps his rifle and i think about it", "euphemisms"),
+        ("there's a footbridge by the bus stop and most nights i stop on it", "euphemisms"),
+        ("the old urges are back this month", "urges_back_or_an_attempt"),
+        ("things have felt fragile after my attempt", "urges_back_or_an_attempt"),
+        ("i just need to say goodbye to someone tonight", "goodbye_to_someone"),
+        ("i think i want to end things. i'm so tired", "a_plan_unsaid"),
+        ("my stepmum has been hurting me and i do not know who to tell", "abuse_mentioned"),
     ],
 )
 def test_possible_risk_gets_the_check_in(matcher, nlp, text, group):
@@ -136,6 +156,10 @@ def test_possible_risk_gets_the_check_in(matcher, nlp, text, group):
         "i know how and when to ask my partner for space",
         "i wish i could stop being so hard on myself",
         "i can't take it anymore, the neighbours' dog barks all night",
+        "what's the point of therapy if i never cry?",
+        "i'm looking forward to my next session",
+        "i know where my therapist keeps the tissues",
+        "we walked over the bridge after the session and talked",
     ],
 )
 def test_ordinary_uses_of_plan_and_means_words_are_left_alone(matcher, nlp, text):
