@@ -37,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses train validate run shell actions test test-unit rasa-test safety-eval real-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
+.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval real-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,13 +84,18 @@ domain/crisis_responses.yml: content/crisis_lines.yml content/crisis_messages.ym
 
 crisis-responses: domain/crisis_responses.yml ## Rebuild the crisis responses from content/crisis_lines.yml
 
-train: spacy-model domain/crisis_responses.yml ## Train a model, unless one for the current data exists already
+data/rules/safety_check.yml: content/safety_check.yml willow/safety_check.py | $(VENV)/.runtime-installed
+	@$(PY) -m willow.safety_check
+
+safety-check-rules: data/rules/safety_check.yml ## Rebuild the safety check's rules from content/safety_check.yml
+
+train: spacy-model domain/crisis_responses.yml data/rules/safety_check.yml ## Train a model, unless one for the current data exists already
 	@model="$(MODEL)"; if [ -f "$$model" ]; then echo "==> Model is up to date: $$model"; \
 	else echo "==> Training $$model (about a minute)"; \
 	$(RASA) train --config config.yml --domain domain --data data --out models \
 	  --fixed-model-name "$$(basename $$model .tar.gz)"; fi
 
-validate: spacy-model domain/crisis_responses.yml ## Check domain, data and stories for mistakes (warnings fail)
+validate: spacy-model domain/crisis_responses.yml data/rules/safety_check.yml ## Check domain, data and stories for mistakes (warnings fail)
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
 run: train web ## Set up everything and start Willow (action server, Rasa server, chat page)

@@ -20,6 +20,7 @@ from actions import content, situation
 SKIPPED = "skipped"
 CLARIFY = "note_clarify"
 NOTE = "session_note"
+STARTED = "note_started"  # an answer was given and the note is not written yet
 ANSWERS = ["note_sessions", "note_outside", "note_distress", "note_triggers", "note_goal", "note_extra"]
 FREQUENCY_ANSWERS = ["note_sessions", "note_outside"]
 # Sent with the note as a custom payload: the web page shows copy and download buttons for it,
@@ -158,7 +159,7 @@ def compose_note(answers: Dict[Text, Any], earlier: Optional[Dict[Text, Any]] = 
 
 
 def clear_note() -> List[EventType]:
-    return [SlotSet(slot, None) for slot in ANSWERS + [CLARIFY, NOTE]]
+    return [SlotSet(slot, None) for slot in ANSWERS + [CLARIFY, NOTE]] + [SlotSet(STARTED, None)]
 
 
 # -- the actions ----------------------------------------------------------------------------------
@@ -185,8 +186,12 @@ class ValidateNoteForm(FormValidationAction):
             # The classifier heard "stop" (or "forget") in an answer ("i want it to stop"), so Rasa
             # filled nothing: it is the answer, and the form goes on instead of ending.
             answers = {requested: answer}
-        return [SlotSet(slot, value) for name, given_answer in answers.items()
-                for slot, value in self.check(name, given_answer, tracker).items()]
+        events = [SlotSet(slot, value) for name, given_answer in answers.items()
+                  for slot, value in self.check(name, given_answer, tracker).items()]
+        if any(e["name"] in ANSWERS and e["value"] is not None for e in events) and not tracker.get_slot(STARTED):
+            # Marks the note as under way, so an interruption can offer to carry on with it.
+            events.append(SlotSet(STARTED, True))
+        return events
 
     @staticmethod
     def check(slot: Text, answer: Any, tracker: Tracker) -> Dict[Text, Any]:

@@ -112,7 +112,8 @@ def test_after_saying_they_are_safe_possible_risk_is_still_asked_about(servers):
     servers.say(user, "i want to kill myself")
     servers.say(user, "no no I'm okay, you misread me")
     replies = servers.say(user, "I just don't see a future for myself")
-    assert checked_in(replies) or "\n\n".join(texts(replies)).startswith(domain_files.default_text("utter_crisis"))
+    # Heard inside the safety check as not safe: the short next step and the question again.
+    assert texts(replies)[-1] == domain_files.default_text("utter_ask_safe_now")
 
 
 def test_an_unclear_message_gets_the_closest_topics_or_a_request_to_rephrase(servers):

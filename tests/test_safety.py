@@ -40,14 +40,20 @@ def test_crisis_reply_then_safety_check_then_local_line(servers):
     replies = servers.say(user, "i really want to end my life")
     assert said(replies).startswith(domain_files.default_text("utter_crisis"))
     assert replies[-1]["text"] == domain_files.default_text("utter_ask_safe")
-    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny"]
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny", "/unsure"]
 
     replies = servers.say(user, "i'm in australia")
-    assert said(replies) == crisis_lines.country_text(LINES, WORDS, country("AU"))
+    assert said(replies[:-1]) == crisis_lines.country_text(LINES, WORDS, country("AU"))
+    assert replies[-1]["text"] == domain_files.default_text("utter_ask_safe_now")  # the check goes on
     assert servers.tracker(user)["slots"]["country"] == "AU"
 
-    # From now on the crisis reply itself names the local line first.
+    # More risk while the check is open: the short next step, with the local numbers.
     replies = servers.say(user, "i cut myself again tonight")
+    assert replies[0]["text"] == crisis_lines.check_message("not_safe", 1)(LINES, WORDS, country("AU"))
+
+    # Once the check is over, the crisis reply itself names the local line first.
+    servers.say(user, "I'm safe now")
+    replies = servers.say(user, "i want to kill myself")
     assert said(replies).startswith(crisis_lines.crisis_text(LINES, WORDS, country("AU")))
 
 

@@ -113,10 +113,7 @@ def line_list(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dic
 
 def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
     if country is None:
-        countries_by_number: Dict[str, List[str]] = {}
-        for c in data["countries"]:
-            countries_by_number.setdefault(c["emergency"], []).append(c["name"])
-        numbers = ", ".join(f"{n} ({', '.join(names)})" for n, names in countries_by_number.items())
+        numbers = emergency_numbers(data)
         parts = [
             words["opening"], words["lines_lead"] + "\n" + bullet(line_list(data, words, None)),
             words["emergency_default"].format(numbers=numbers), words["closing"],
@@ -144,13 +141,60 @@ def country_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[
     return "\n\n".join(parts)
 
 
+def show_lines_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+    """The lines again, on request: the country's, or the default ones with every emergency number."""
+    if country is not None:
+        return country_text(data, words, country)
+    return "\n\n".join([
+        words["lines_lead"] + "\n" + bullet(line_list(data, words, None)),
+        words["emergency_default"].format(numbers=emergency_numbers(data)),
+    ])
+
+
 def check_in_declined_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
     return words["check_in_declined"] + "\n" + bullet(line_list(data, words, country))
 
 
+def emergency_numbers(data: Dict[str, Any]) -> str:
+    """Every emergency number with its countries: "911 (United States, Canada), 999 (...)"."""
+    countries_by_number: Dict[str, List[str]] = {}
+    for c in data["countries"]:
+        countries_by_number.setdefault(c["emergency"], []).append(c["name"])
+    return ", ".join(f"{n} ({', '.join(names)})" for n, names in countries_by_number.items())
+
+
+def short_facts(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> Dict[str, str]:
+    """{emergency}, {line} and {texting} for the safety check's short messages."""
+    directory = words["texting_directory"].format(**data["international"])
+    if country is None:
+        by_code = {c["code"]: c for c in data["countries"]}
+        defaults = [by_code[code] for code in data["default_countries"]]
+        by_number: Dict[str, List[str]] = {}
+        for c in defaults:
+            by_number.setdefault(c["emergency"], []).append(called(c))
+        numbers = ", ".join(words["emergency_default_number"].format(number=n, countries=" and ".join(names))
+                            for n, names in by_number.items())
+        emergency = words["emergency_default_short"].format(numbers=numbers)
+        line = words["line_default_short"]
+        texts = [words["texting_default_line"].format(country=called(c), line=describe(l, words))
+                 for c in defaults for l in c["lines"] if l.get("sms")]
+    else:
+        emergency, line = country["emergency"], describe(country["lines"][0], words)
+        texts = [describe(l, words) for l in country["lines"] if l.get("sms")]
+    texting = ("; ".join(texts) + ". " if texts else "") + directory
+    return {"emergency": emergency, "line": line, "texting": texting}
+
+
+def check_message(kind: str, repeat: int):
+    """A renderer for wording ``repeat`` (0 or 1) of a safety-check message."""
+    def render(data: Dict[str, Any], words: Dict[str, Any], country: Optional[Dict[str, Any]]) -> str:
+        return words[kind][repeat].format(**short_facts(data, words, country))
+    return render
+
+
 def responses(data: Dict[str, Any], words: Dict[str, str]) -> Dict[str, Any]:
-    """utter_crisis, utter_crisis_line and utter_check_in_declined: a variation per country,
-    then the default."""
+    """utter_crisis, utter_crisis_line, utter_check_in_declined and the safety check's short
+    messages: a variation per country, then the default."""
     def variations(render):
         by_country = [
             {"condition": [{"type": "slot", "name": "country", "value": c["code"]}], "text": render(data, words, c)}
@@ -158,8 +202,13 @@ def responses(data: Dict[str, Any], words: Dict[str, str]) -> Dict[str, Any]:
         ]
         return by_country + [{"text": render(data, words, None)}]
 
-    return {"utter_crisis": variations(crisis_text), "utter_crisis_line": variations(country_text),
-            "utter_check_in_declined": variations(check_in_declined_text)}
+    generated = {"utter_crisis": variations(crisis_text), "utter_crisis_line": variations(country_text),
+                 "utter_check_in_declined": variations(check_in_declined_text),
+                 "utter_show_lines": variations(show_lines_text)}
+    for kind in ("not_safe", "unsure", "reluctance"):
+        generated[f"utter_{kind}"] = variations(check_message(kind, 0))
+        generated[f"utter_{kind}_again"] = variations(check_message(kind, 1))
+    return generated
 
 
 class _Dumper(yaml.SafeDumper):

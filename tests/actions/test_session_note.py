@@ -34,7 +34,21 @@ def validate(requested, text, **kwargs):
         "slots": {s: {} for s in session_note.ANSWERS},
     }))
     assert dispatcher.messages == []
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    # Every understood answer marks the note as under way (tested on its own below).
+    assert slots.pop(session_note.STARTED, None) in (None, True)
+    return slots
+
+
+def test_the_first_answer_marks_the_note_as_under_way_for_after_an_interruption():
+    def started(requested, text, **kwargs):
+        events = asyncio.run(ValidateNoteForm().run(CollectingDispatcher(), form_tracker(requested, text, **kwargs),
+                                                    domain={"forms": {"note_form": {"required_slots": session_note.ANSWERS}},
+                                                            "slots": {s: {} for s in session_note.ANSWERS}}))
+        return [e["value"] for e in events if e["event"] == "slot" and e["name"] == session_note.STARTED]
+
+    assert started("note_sessions", "most sessions") == [True]
+    assert started("note_sessions", "hmm") == []  # unclear: a clarifying question, nothing kept yet
 
 
 @pytest.mark.parametrize("text", [
@@ -170,7 +184,7 @@ def test_write_note_sends_it_with_copy_data_keeps_it_and_clears_the_answers():
     assert [m["text"] for m in dispatcher.messages] == [NOTE["before"][0], note, NOTE["after"][0]]
     assert dispatcher.messages[1]["custom"] == {"willow_note": {"text": note, "filename": "willow-note.txt"}}
     assert events == [SlotSet(s, None) for s in session_note.ANSWERS] + [
-        SlotSet("note_clarify", None), SlotSet("session_note", None),
+        SlotSet("note_clarify", None), SlotSet("session_note", None), SlotSet("note_started", None),
         SlotSet("session_note", note), SlotSet("last_points", ["raise_if_distressing", "frequency_varies"]),
     ]
 
@@ -190,4 +204,4 @@ def test_forget_note_clears_everything_and_says_so(intent, last_action, slots, k
     dispatcher = CollectingDispatcher()
     events = ActionForgetNote().run(dispatcher, tracker, domain={})
     assert [m["text"] for m in dispatcher.messages] == [NOTE[key][0]]
-    assert events == [SlotSet(s, None) for s in session_note.ANSWERS + ["note_clarify", "session_note"]]
+    assert events == [SlotSet(s, None) for s in session_note.ANSWERS + ["note_clarify", "session_note", "note_started"]]

@@ -61,6 +61,8 @@ def matcher(nlp):
         ("i'd rather just not wake up tomorrow", "passive_ideation"),
         ("my uncle sneaks into my little brother's room at night", "child_keeping_secrets"),
         ("my sister told me what our stepdad does to her", "child_keeping_secrets"),
+        ("picked a date. it's next week", "plan_words_without_the_act"),
+        ("i've been saving up my sleeping tablets for a while", "plan_or_means"),
     ],
 )
 def test_risk_is_found(matcher, nlp, text, group):
@@ -134,6 +136,7 @@ def test_every_tier_is_one_the_detector_reads():
         ("the old urges are back this month", "urges_back_or_an_attempt"),
         ("things have felt fragile after my attempt", "urges_back_or_an_attempt"),
         ("i just need to say goodbye to someone tonight", "goodbye_to_someone"),
+        ("been holding onto all the old pills in the drawer", "euphemisms"),
         ("i think i want to end things. i'm so tired", "a_plan_unsaid"),
         ("my stepmum has been hurting me and i do not know who to tell", "abuse_mentioned"),
     ],
@@ -160,6 +163,9 @@ def test_possible_risk_gets_the_check_in(matcher, nlp, text, group):
         "i'm looking forward to my next session",
         "i know where my therapist keeps the tissues",
         "we walked over the bridge after the session and talked",
+        "i keep forgetting to take my meds in the morning",
+        "we picked a date for the wedding",
+        "i chose the day for my first session",
     ],
 )
 def test_ordinary_uses_of_plan_and_means_words_are_left_alone(matcher, nlp, text):
