@@ -62,6 +62,7 @@ def matcher(nlp):
         ("my uncle sneaks into my little brother's room at night", "child_keeping_secrets"),
         ("my sister told me what our stepdad does to her", "child_keeping_secrets"),
         ("picked a date. it's next week", "plan_words_without_the_act"),
+        ("my stepdad turns violent after a few beers", "abuse_or_danger"),
         ("i've been saving up my sleeping tablets for a while", "plan_or_means"),
     ],
 )
