@@ -72,9 +72,14 @@ def test_intro_says_it_is_not_a_therapist_and_points_to_help():
 
 def test_crisis_response_gives_lines_and_emergency_numbers_without_buttons():
     crisis = default_text("utter_crisis")
-    for number in ("988", "116 123", "13 11 14", "findahelpline.com", "911", "999", "112"):
+    for number in ("988", "116 123", "13 11 14", "findahelpline.com", "911", "999", "000"):
         assert number in crisis
     assert not any("buttons" in v for v in RESPONSES["utter_crisis"])
+    # Short enough for a phone's first screen; every other number is one tap away.
+    assert len(crisis) < 800
+    assert RESPONSES["utter_ask_safe"][0]["buttons"][-1]["payload"] == "/show_lines"
+    for number in ("112 or 999", "111", "112 (India)"):
+        assert number in default_text("utter_show_lines")
 
 
 def test_button_payloads_are_known_intents():

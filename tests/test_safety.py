@@ -40,7 +40,7 @@ def test_crisis_reply_then_safety_check_then_local_line(servers):
     replies = servers.say(user, "i really want to end my life")
     assert said(replies).startswith(domain_files.default_text("utter_crisis"))
     assert replies[-1]["text"] == domain_files.default_text("utter_ask_safe")
-    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny", "/unsure"]
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny", "/unsure", "/show_lines"]
 
     replies = servers.say(user, "i'm in australia")
     assert said(replies[:-1]) == crisis_lines.country_text(LINES, WORDS, country("AU"))

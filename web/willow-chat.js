@@ -118,7 +118,15 @@
   var transcript = load(STORE.transcript, []);
   var sessionId = load(STORE.session, null);
 
-  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  // A long reply (the crisis reply on a phone) must be read from its start, not its end: when the
+  // bot's turn is taller than the log, the view stops at the turn's first message.
+  var turnStart = null;
+  function scrollDown() {
+    log.scrollTop = log.scrollHeight;
+    if (!turnStart) return;
+    var offset = turnStart.getBoundingClientRect().top - log.getBoundingClientRect().top;
+    if (offset < 0) log.scrollTop += offset - 8;
+  }
 
   // ---- the note for the next session: copy and download ---------------------------
   // Sent by Willow as {text, willow_note: {text, filename}}; it stays on this device only.
@@ -161,6 +169,8 @@
     var bubble = el("div", { class: "willow-msg willow-" + entry.from + (entry.note ? " willow-note" : "") });
     bubble.innerHTML = linkify(entry.text || "");
     log.appendChild(bubble);
+    if (entry.from === "user") turnStart = null;
+    else if (!turnStart) turnStart = bubble;
     if (entry.note) log.appendChild(noteTools(entry.note));
     if (entry.buttons && entry.buttons.length && !entry.answered) {
       var group = el("div", { class: "willow-quick", role: "group" });

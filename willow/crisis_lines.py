@@ -111,21 +111,34 @@ def line_list(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dic
     ] + [international]
 
 
+def default_emergency_numbers(data: Dict[str, Any]) -> str:
+    """The default countries' emergency numbers: "911 (United States, Canada), 999 (...)"."""
+    by_code = {c["code"]: c for c in data["countries"]}
+    by_number: Dict[str, List[str]] = {}
+    for code in data["default_countries"]:
+        by_number.setdefault(by_code[code]["emergency"], []).append(by_code[code]["name"])
+    return ", ".join(f"{n} ({', '.join(names)})" for n, names in by_number.items())
+
+
 def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+    """The first reply: a caring sentence, the emergency number and the lines (the country's, or
+    the default countries'), then the country's abuse lines and who Willow is. Every other number
+    is one tap away (utter_show_lines)."""
     if country is None:
-        numbers = emergency_numbers(data)
+        # The emergency numbers before the list, so both fit a phone's first screen.
         parts = [
-            words["opening"], words["lines_lead"] + "\n" + bullet(line_list(data, words, None)),
-            words["emergency_default"].format(numbers=numbers), words["closing"],
+            words["opening"], words["emergency_first"].format(numbers=default_emergency_numbers(data)),
+            words["lines_lead"] + "\n" + bullet(line_list(data, words, None)), words["closing"],
         ]
     else:
         parts = [
             words["opening"],
             words["lines_lead_country"].format(country=called(country)) + "\n" + bullet(line_list(data, words, country)),
+            words["emergency_country"].format(**country),
         ]
         if country.get("abuse_lines"):
             parts.append(words["abuse_lead"] + "\n" + bullet([describe(l, words) for l in country["abuse_lines"]]))
-        parts += [words["emergency_country"].format(**country), words["closing_country"]]
+        parts.append(words["closing_country"])
     return "\n\n".join(parts)
 
 

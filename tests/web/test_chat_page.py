@@ -92,12 +92,18 @@ def test_chat_reload_and_crisis_links(page, web_stack):
     page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
 
 
-def test_phone_size_and_new_conversation(browser, web_stack):
+def open_on_a_phone(browser, web_stack):
+    """The chat page at 375 x 740, as on a small phone, after the introduction has started."""
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(web_stack.page_url)
     wait_for_bot(page, 1)
+    return context, page
+
+
+def test_phone_size_and_new_conversation(browser, web_stack):
+    context, page = open_on_a_phone(browser, web_stack)
     first_session = page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))")
     page.locator(".willow-input").fill("why do people cry in therapy")
     page.keyboard.press("Enter")
@@ -177,4 +183,34 @@ def test_copy_falls_back_without_the_clipboard_api(browser, web_stack):
     page.get_by_role("button", name="Copy note").click()
     page.locator(".willow-note-status", has_text="Copied").wait_for()
     assert page.evaluate("window.copied") == page.locator(".willow-note").inner_text()
+    context.close()
+
+
+def test_on_a_phone_the_crisis_reply_is_read_from_its_start(browser, web_stack):
+    # 375 x 740: the caring sentence, the first line and the emergency number are on the first screen,
+    # the view stops at the start of the reply (not at its end), and the rest is one tap away.
+    context, page = open_on_a_phone(browser, web_stack)
+    page.locator(".willow-input").fill("i want to kill myself")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="More lines and other countries").wait_for()
+    page.wait_for_timeout(300)  # the last scroll after the buttons
+
+    log = page.locator(".willow-log").bounding_box()
+    opening = domain_files.default_text("utter_crisis").split("\n\n")[0]
+    first = page.locator(".willow-bot", has_text=opening).last
+    assert first.inner_text() == opening
+
+    def on_screen(locator) -> bool:
+        box = locator.bounding_box()
+        return box is not None and box["y"] >= log["y"] - 1 and box["y"] + box["height"] <= log["y"] + log["height"] + 1
+
+    page.screenshot(path=str(ARTIFACTS / "chat-page-phone-crisis.png"))
+    assert on_screen(first)  # the start of the reply, not its end
+    assert on_screen(page.locator('.willow-bot a[href="tel:988"]').first)
+    emergency = page.locator(".willow-bot", has_text="In immediate danger").last
+    assert on_screen(emergency)
+
+    # The full list is behind the button.
+    page.get_by_role("button", name="More lines and other countries").click()
+    page.locator(".willow-bot", has_text="112 or 999 (Ireland)").wait_for()
     context.close()
