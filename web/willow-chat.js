@@ -225,6 +225,7 @@
       save(STORE.session, sessionId);
       save(STORE.transcript, transcript);
       log.innerHTML = "";
+      turnStart = null;
     }
     socket.emit("session_request", { session_id: sessionId });
   }

@@ -92,6 +92,17 @@ def test_chat_reload_and_crisis_links(page, web_stack):
     page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
 
 
+def wait_until_quiet(page, quiet_ms: int = 1500) -> None:
+    """Until no new bot message has arrived for ``quiet_ms`` (a reply comes in several messages)."""
+    page.wait_for_function(
+        """quiet => {
+            const n = document.querySelectorAll('.willow-bot').length, now = Date.now();
+            const seen = window.__willowSeen || (window.__willowSeen = {n: -1, at: now});
+            if (n !== seen.n) { seen.n = n; seen.at = now; return false; }
+            return now - seen.at >= quiet;
+        }""", arg=quiet_ms, polling=200)
+
+
 def open_on_a_phone(browser, web_stack):
     """The chat page at 375 x 740, as on a small phone, after the introduction has started."""
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
@@ -108,6 +119,8 @@ def test_phone_size_and_new_conversation(browser, web_stack):
     page.locator(".willow-input").fill("why do people cry in therapy")
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelectorAll('.willow-user').length === 1")
+    # All of the answer, before the conversation is replaced (a late reply would land in the new one).
+    wait_until_quiet(page)
     # Nothing is wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.get_by_role("button", name="New conversation").click()
