@@ -111,15 +111,6 @@ def line_list(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dic
     ] + [international]
 
 
-def default_emergency_numbers(data: Dict[str, Any]) -> str:
-    """The default countries' emergency numbers: "911 (United States, Canada), 999 (...)"."""
-    by_code = {c["code"]: c for c in data["countries"]}
-    by_number: Dict[str, List[str]] = {}
-    for code in data["default_countries"]:
-        by_number.setdefault(by_code[code]["emergency"], []).append(by_code[code]["name"])
-    return ", ".join(f"{n} ({', '.join(names)})" for n, names in by_number.items())
-
-
 def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
     """The first reply: a caring sentence, the emergency number and the lines (the country's, or
     the default countries'), then the country's abuse lines and who Willow is. Every other number
@@ -127,7 +118,7 @@ def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[D
     if country is None:
         # The emergency numbers before the list, so both fit a phone's first screen.
         parts = [
-            words["opening"], words["emergency_first"].format(numbers=default_emergency_numbers(data)),
+            words["opening"], words["emergency_first"].format(numbers=emergency_numbers(data, data["default_countries"])),
             words["lines_lead"] + "\n" + bullet(line_list(data, words, None)), words["closing"],
         ]
     else:
@@ -168,12 +159,14 @@ def check_in_declined_text(data: Dict[str, Any], words: Dict[str, str], country:
     return words["check_in_declined"] + "\n" + bullet(line_list(data, words, country))
 
 
-def emergency_numbers(data: Dict[str, Any]) -> str:
-    """Every emergency number with its countries: "911 (United States, Canada), 999 (...)"."""
-    countries_by_number: Dict[str, List[str]] = {}
+def emergency_numbers(data: Dict[str, Any], codes: Optional[List[str]] = None) -> str:
+    """The emergency numbers of ``codes`` (default: every country) with their countries:
+    "911 (United States, Canada), 999 (United Kingdom)"."""
+    by_number: Dict[str, List[str]] = {}
     for c in data["countries"]:
-        countries_by_number.setdefault(c["emergency"], []).append(c["name"])
-    return ", ".join(f"{n} ({', '.join(names)})" for n, names in countries_by_number.items())
+        if codes is None or c["code"] in codes:
+            by_number.setdefault(c["emergency"], []).append(c["name"])
+    return ", ".join(f"{n} ({', '.join(names)})" for n, names in by_number.items())
 
 
 def short_facts(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> Dict[str, str]:
