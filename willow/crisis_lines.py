@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
+from willow import generated
+
 ROOT = Path(__file__).resolve().parent.parent
 LINES_FILE = ROOT / "content" / "crisis_lines.yml"
 MESSAGES_FILE = ROOT / "content" / "crisis_messages.yml"
@@ -243,15 +245,7 @@ def main(argv: List[str]) -> int:
     if issues:
         print("content/crisis_lines.yml has problems:\n" + "\n".join(f"  - {p}" for p in issues))
         return 1
-    rendered = render_file()
-    if "--check" in argv:
-        if not RESPONSES_FILE.exists() or RESPONSES_FILE.read_text(encoding="utf-8") != rendered:
-            print("domain/crisis_responses.yml is out of date: run `make crisis-responses`")
-            return 1
-        return 0
-    RESPONSES_FILE.write_text(rendered, encoding="utf-8")
-    print(f"Wrote {RESPONSES_FILE.relative_to(ROOT)}")
-    return 0
+    return generated.write_or_check(RESPONSES_FILE, render_file(), argv, "make crisis-responses")
 
 
 if __name__ == "__main__":

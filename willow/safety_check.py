@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from willow import generated
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_FILE = ROOT / "content" / "safety_check.yml"
 RULES_FILE = ROOT / "data" / "rules" / "safety_check.yml"
@@ -82,15 +84,7 @@ def render_file(table: Optional[Dict[str, Any]] = None) -> str:
 
 
 def main(argv: List[str]) -> int:
-    rendered = render_file()
-    if "--check" in argv:
-        if not RULES_FILE.exists() or RULES_FILE.read_text(encoding="utf-8") != rendered:
-            print("data/rules/safety_check.yml is out of date: run `make safety-check-rules`")
-            return 1
-        return 0
-    RULES_FILE.write_text(rendered, encoding="utf-8")
-    print(f"Wrote {RULES_FILE.relative_to(ROOT)}")
-    return 0
+    return generated.write_or_check(RULES_FILE, render_file(), argv, "make safety-check-rules")
 
 
 if __name__ == "__main__":
