@@ -79,10 +79,11 @@ $(SPACY_MODEL)/meta.json: $(VENV)/.runtime-installed willow/spacy_pipeline.py
 
 spacy-model: $(SPACY_MODEL)/meta.json ## Build the spaCy pipeline (blank English + lookup lemmas)
 
-domain/crisis_responses.yml: content/crisis_lines.yml content/crisis_messages.yml willow/crisis_lines.py | $(VENV)/.runtime-installed
+domain/crisis_responses.yml: content/crisis_lines.yml content/crisis_messages.yml content/translated_responses.yml \
+		$(wildcard content/languages/*.yml) willow/crisis_lines.py | $(VENV)/.runtime-installed
 	@$(PY) -m willow.crisis_lines
 
-crisis-responses: domain/crisis_responses.yml ## Rebuild the crisis responses from content/crisis_lines.yml
+crisis-responses: domain/crisis_responses.yml ## Rebuild the crisis responses from content/ (lines, wording, languages)
 
 data/rules/safety_check.yml: content/safety_check.yml willow/safety_check.py | $(VENV)/.runtime-installed
 	@$(PY) -m willow.safety_check
@@ -138,6 +139,9 @@ rasa-test: train ## Story tests and held-out NLU evaluation with `rasa test` (re
 
 safety-eval: train ## Every held-out risk message and hard negative through the full server: recall, false positives
 	$(PY) -m willow.safety_eval
+
+language-eval: train ## Risk in other languages (tests/languages/) through the full server: recall and false alarms per language
+	$(PY) -m willow.language_eval
 
 # CSV: one or more files with the columns of ../shared/data/counsel-chat-dev/questions.csv.
 CSV ?= $(wildcard tests/real_style/*.csv)

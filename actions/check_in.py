@@ -1,4 +1,6 @@
 """action_resume_after_check_in: "no" to the check-in goes back to what the person wrote about.
+action_resume_after_past_risk: after risk said as past is acknowledged, the same for the rest
+of that message.
 
 The check-in (``utter_check_in``) asks directly about risk when a message only might show it.
 After a "no", Willow says once where help is (``utter_check_in_declined``) and then answers the
@@ -25,7 +27,8 @@ from rasa_sdk.events import ActionExecuted, SlotSet, UserUttered, UserUtteranceR
 from rasa_sdk.executor import CollectingDispatcher
 
 CHECK_IN = "utter_check_in"
-RISK_INTENTS = ("crisis", "possible_crisis", "nlu_fallback")
+PAST_RISK_REPLY = "utter_past_risk"
+RISK_INTENTS = ("crisis", "possible_crisis", "past_risk", "nlu_fallback")
 # Below this (config.yml's FallbackClassifier threshold) the message was not clearly about
 # anything else: it is answered as a struggle, which acknowledges it, not with "rephrase?".
 MIN_CONFIDENCE = 0.25
@@ -120,6 +123,37 @@ class ActionResumeAfterCheckIn(Action):
         return [
             UserUtteranceReverted(),  # the "no" and what followed it
             UserUtteranceReverted(),  # the message that got the check-in, and the check-in
+            ActionExecuted("action_listen"),
+            UserUttered(text, parse, input_channel=original.get("input_channel")),
+            *slot_events(domain, text, parse, state_before(tracker.events[:index])),
+        ]
+
+
+def latest_user_message(tracker: Tracker) -> Optional[int]:
+    """The index in ``tracker.events`` of the latest user event."""
+    for index in range(len(tracker.events) - 1, -1, -1):
+        if tracker.events[index].get("event") == "user":
+            return index
+    return None
+
+
+class ActionResumeAfterPastRisk(Action):
+    """Runs after utter_past_risk: the message comes back with its best intent that is not a
+    risk tier ("is it normal that i still cry when it comes up?"), so it is answered too."""
+
+    def name(self) -> Text:
+        return "action_resume_after_past_risk"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        index = latest_user_message(tracker)
+        if index is None:
+            return []
+        original = tracker.events[index]
+        text, parse = original.get("text"), resumed_parse(original.get("parse_data") or {})
+        return [
+            UserUtteranceReverted(),  # the message, its acknowledgment and any pause of the form
             ActionExecuted("action_listen"),
             UserUttered(text, parse, input_channel=original.get("input_channel")),
             *slot_events(domain, text, parse, state_before(tracker.events[:index])),

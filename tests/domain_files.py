@@ -13,6 +13,9 @@ RESPONSES: Dict[str, List[Dict[str, Any]]] = {
     name: variations for data in FILES.values() for name, variations in (data.get("responses") or {}).items()
 }
 INTENTS: List[str] = [intent for data in FILES.values() for intent in data.get("intents") or []]
+# Entities as names ("language:" with options is a one-key mapping).
+ENTITIES: List[str] = [e if isinstance(e, str) else next(iter(e)) for data in FILES.values()
+                       for e in data.get("entities") or []]
 
 
 def texts(name: str) -> List[str]:

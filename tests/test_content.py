@@ -1,6 +1,7 @@
 """What Willow says: complete, varied, in our own words, and pointing to real help."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-from tests.domain_files import INTENTS, RESPONSES, default_text
+from tests.domain_files import ENTITIES, INTENTS, RESPONSES, default_text
 CONTENT = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "content").glob("*.yml")}
 SOURCE = (ROOT.parent / "shared" / "source" / "crying-in-therapy.txt")
 MAIN_ANSWERS = [
@@ -91,4 +92,7 @@ def test_button_payloads_are_known_intents():
                     # The 0-10 scale: the number is sent as the user's answer (validate_note_form).
                     assert button["payload"] == button["title"] and 0 <= int(button["payload"]) <= 10
                     continue
-                assert button["payload"].lstrip("/") in intents, (name, button)
+                intent, _, entities = button["payload"].lstrip("/").partition("{")
+                assert intent in intents, (name, button)
+                if entities:  # '/affirm{"language": "es"}': the entities are the domain's
+                    assert set(json.loads("{" + entities)) <= set(ENTITIES), (name, button)

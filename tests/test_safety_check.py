@@ -135,6 +135,22 @@ def test_moving_on_ends_the_check_with_the_lines_one_tap_away(servers):
     assert "/show_lines" in [b["payload"] for b in replies[0]["buttons"]]
 
 
+def test_risk_said_as_past_is_heard_as_past_and_the_conversation_goes_on(servers):
+    talk = Conversation(servers, "past-risk")
+    texts = talk.say("I tried to kill myself when I was 19. I'm 34 now and doing well. "
+                     "Is it normal that I still cry in therapy when it comes up?")
+    past = crisis_lines.past_risk_text(LINES, WORDS, None)
+    # The lines once, no emergency numbers, no safety question; then the answer to the question.
+    assert texts[0] == past and "911" not in past and "emergency" not in past
+    assert len(texts) > 1 and texts[1] in {t.split("\n\n")[0] for t in domain_files.texts("utter_is_normal")}
+    assert text("utter_ask_safe") not in texts and text("utter_check_in") not in texts
+    # The conversation goes on: a topic question is answered, not held back for a check.
+    assert talk.say("why do people cry in therapy?")[0] != text("utter_topic_after_check")
+    # Its button is one tap to the crisis reply if it is close again now.
+    again = talk.say("/crisis")
+    assert "\n\n".join(again).startswith(text("utter_crisis")) and again[-1] == text("utter_ask_safe")
+
+
 def test_every_safety_question_offers_the_same_three_answers(servers):
     talk = crisis_then(servers, "buttons")
     for message in ("i dont know", "maybe"):

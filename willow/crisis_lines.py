@@ -5,6 +5,10 @@ checked) and ``content/crisis_messages.yml`` the wording. This module renders bo
 ``domain/crisis_responses.yml``: plain domain responses, with one variation per country
 chosen by the ``country`` slot, so the crisis reply never depends on the action server.
 
+The crisis reply, the safety check's questions and short replies and the "English only"
+notice also get a variation per language of ``content/languages/`` (chosen by the
+``language`` slot); the English of the questions is in ``content/translated_responses.yml``.
+
 Usage: python -m willow.crisis_lines          write domain/crisis_responses.yml
        python -m willow.crisis_lines --check  exit 1 if it is out of date
 """
@@ -18,11 +22,28 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from willow import generated
+from willow.components.languages import load_languages
 
 ROOT = Path(__file__).resolve().parent.parent
 LINES_FILE = ROOT / "content" / "crisis_lines.yml"
 MESSAGES_FILE = ROOT / "content" / "crisis_messages.yml"
 RESPONSES_FILE = ROOT / "domain" / "crisis_responses.yml"
+TRANSLATED_FILE = ROOT / "content" / "translated_responses.yml"
+
+# Generated responses with a variation per language and country: the key of their wording in
+# a language file's `replies`.
+BY_COUNTRY_IN_LANGUAGE = {
+    "utter_crisis": "crisis", "utter_not_safe": "not_safe", "utter_not_safe_again": "not_safe_again",
+    "utter_unsure": "unsure", "utter_unsure_again": "unsure_again",
+}
+# content/translated_responses.yml: the wording's key, and whether the safety buttons follow.
+IN_LANGUAGE = {
+    "utter_ask_safe": ("ask_safe", True), "utter_ask_safe_again": ("ask_safe_again", True),
+    "utter_ask_safe_now": ("ask_safe_now", True), "utter_ask_safe_still": ("ask_safe_still", True),
+    "utter_risk_acknowledged": ("risk_acknowledged", False), "utter_glad_safe": ("glad_safe", False),
+    "utter_other_language": ("english_only", False),
+}
+SAFETY_BUTTONS = (("safe", "affirm"), ("not_safe", "deny"), ("unsure", "unsure"))
 
 PHONE = re.compile(r"^\d[\d -]*\d$")  # as dialled locally: digits, spaces, dashes
 SMS = re.compile(r"^\d{3,6}$")
@@ -161,6 +182,10 @@ def check_in_declined_text(data: Dict[str, Any], words: Dict[str, str], country:
     return words["check_in_declined"] + "\n" + bullet(line_list(data, words, country))
 
 
+def past_risk_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
+    return words["past_risk"] + "\n" + bullet(line_list(data, words, country))
+
+
 def emergency_numbers(data: Dict[str, Any], codes: Optional[List[str]] = None) -> str:
     """The emergency numbers of ``codes`` (default: every country) with their countries:
     "911 (United States, Canada), 999 (United Kingdom)"."""
@@ -210,13 +235,83 @@ def responses(data: Dict[str, Any], words: Dict[str, str]) -> Dict[str, Any]:
         ]
         return by_country + [{"text": render(data, words, None)}]
 
+    past_risk = [dict(v, buttons=[{"title": words["past_risk_button"], "payload": "/crisis"}])
+                 for v in variations(past_risk_text)]
     generated = {"utter_crisis": variations(crisis_text), "utter_crisis_line": variations(country_text),
                  "utter_check_in_declined": variations(check_in_declined_text),
+                 "utter_past_risk": past_risk,
                  "utter_show_lines": variations(show_lines_text)}
     for kind in ("not_safe", "unsure", "reluctance"):
         generated[f"utter_{kind}"] = variations(check_message(kind, 0))
         generated[f"utter_{kind}_again"] = variations(check_message(kind, 1))
     return generated
+
+
+def slot_is(name: str, value: Any) -> Dict[str, Any]:
+    return {"type": "slot", "name": name, "value": value}
+
+
+def paragraphs(text: str) -> str:
+    """Folded YAML keeps one newline per blank line: those are the paragraphs."""
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n") if p.strip())
+
+
+def language_facts(data: Dict[str, Any], replies: Dict[str, str], country: Optional[Dict[str, Any]]) -> Dict[str, str]:
+    """{emergency} and {directory} in one language: the country's emergency number and first
+    line when Willow knows the country, otherwise the language's usual emergency numbers."""
+    directory = replies["directory"].format(**data["international"])
+    if country is None:
+        return {"emergency": replies["emergency_default"], "directory": directory}
+    line = country["lines"][0]
+    number = line.get("phone") or line.get("sms")
+    emergency = replies["emergency_country"].format(number=country["emergency"].replace(" or ", " / "))
+    return {"emergency": emergency + " " + replies["line"].format(line=f"{line['service']}, {number}"),
+            "directory": directory}
+
+
+def in_languages(name: str, english: List[Dict[str, Any]], languages: Dict[str, Any],
+                 data: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """``english`` (its conditional variations only where the language is English), then each
+    language's variations of response ``name``."""
+    variations = [
+        dict(v, condition=v["condition"] + [slot_is("language", "en")]) if v.get("condition") else dict(v)
+        for v in english
+    ]
+    # The unconditional English variations last, as Rasa lists them anyway.
+    variations.sort(key=lambda v: 0 if v.get("condition") else 1)
+    for code, language in sorted(languages.items()):
+        replies = language.replies
+        if name in BY_COUNTRY_IN_LANGUAGE:
+            wording = replies[BY_COUNTRY_IN_LANGUAGE[name]]
+            for country in data["countries"] + [None]:
+                variations.append({
+                    "condition": [slot_is("language", code), slot_is("country", country["code"] if country else None)],
+                    "text": paragraphs(wording.format(**language_facts(data, replies, country))),
+                })
+        else:
+            key, with_buttons = IN_LANGUAGE[name]
+            variation: Dict[str, Any] = {"condition": [slot_is("language", code)], "text": paragraphs(replies[key])}
+            if with_buttons:
+                variation["buttons"] = [
+                    {"title": replies["buttons"][kind], "payload": f'/{intent}{{"language": "{code}"}}'}
+                    for kind, intent in SAFETY_BUTTONS
+                ]
+            variations.append(variation)
+    return variations
+
+
+def with_languages(generated: Dict[str, Any], data: Dict[str, Any]) -> Dict[str, Any]:
+    languages = load_languages()
+    translated = load(TRANSLATED_FILE)
+    missing = sorted(set(IN_LANGUAGE) - set(translated))
+    if missing:
+        raise SystemExit(f"{TRANSLATED_FILE.name} lacks {', '.join(missing)}")
+    result = dict(generated)
+    for name in BY_COUNTRY_IN_LANGUAGE:
+        result[name] = in_languages(name, generated[name], languages, data)
+    for name in IN_LANGUAGE:
+        result[name] = in_languages(name, translated[name], languages, data)
+    return result
 
 
 class _Dumper(yaml.SafeDumper):
@@ -233,10 +328,12 @@ _Dumper.add_representer(
 
 def render_file() -> str:
     header = (
-        "# GENERATED by `make crisis-responses` from content/crisis_lines.yml and\n"
-        "# content/crisis_messages.yml. Do not edit by hand: edit those files and regenerate.\n"
+        "# GENERATED by `make crisis-responses` from content/crisis_lines.yml,\n"
+        "# content/crisis_messages.yml, content/translated_responses.yml and content/languages/.\n"
+        "# Do not edit by hand: edit those files and regenerate.\n"
     )
-    body = {"version": "3.1", "responses": responses(load(LINES_FILE), load(MESSAGES_FILE))}
+    data = load(LINES_FILE)
+    body = {"version": "3.1", "responses": with_languages(responses(data, load(MESSAGES_FILE)), data)}
     return header + yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 

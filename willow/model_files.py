@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
@@ -54,6 +54,16 @@ def model_name(config: str = "config.yml") -> str:
 
 def model_path(config: str = "config.yml") -> Path:
     return MODELS_DIR / f"{model_name(config)}.tar.gz"
+
+
+def trained_model() -> Optional[Path]:
+    """The model for the current data, or None after telling the user to train one (for the
+    evaluation commands, which exit with status 2 then)."""
+    model = model_path()
+    if not model.exists():
+        print(f"error: no model for the current data ({model.name}); run `make train` first", file=sys.stderr)
+        return None
+    return model
 
 
 if __name__ == "__main__":

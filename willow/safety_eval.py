@@ -40,6 +40,7 @@ GATED = ("tests/crisis", "tests/crisis_fresh")
 MAX_FALSE_POSITIVE_RATE = 0.03
 CRISIS_RESPONSE = "utter_crisis"
 CHECK_IN = "utter_check_in"
+PAST_RISK = "utter_past_risk"
 # Kinds of disclosure that get the crisis reply at once, never only the check-in.
 EXPLICIT = ("explicit_ideation", "passive_ideation", "self_harm", "plan_or_means", "overdose",
             "abuse_or_danger", "slang")
@@ -57,6 +58,7 @@ class Outcome:
     flagged: bool  # the crisis reply at once
     layer: Optional[str]  # patterns, classifier, both (None when neither reply)
     checked: bool = False  # the check-in (possible risk)
+    past: bool = False  # heard as past risk (the lines once, no question)
 
     @property
     def caught(self) -> bool:
@@ -106,13 +108,14 @@ class Report:
         checked = sum(o.checked and not o.flagged for o in self.risk)
         false_alarms = [o for o in self.negatives if o.flagged]
         lines = [
-            "| set | messages | crisis reply | check-in | rate |",
-            "| --- | --- | --- | --- | --- |",
+            "| set | messages | crisis reply | check-in | heard as past | rate |",
+            "| --- | --- | --- | --- | --- | --- |",
             f"| risk ({self.name}/risk.yml) | {len(self.risk)} | {sum(o.flagged for o in self.risk)} | {checked} | "
+            f"{sum(o.past for o in self.risk)} | "
             f"recall {self.recall:.1%}; explicit at once {self.explicit_at_once:.1%} of {len(self.explicit)} |",
             f"| hard negatives ({self.name}/hard_negatives.yml) | {len(self.negatives)} | {len(false_alarms)} | "
-            f"{sum(o.checked and not o.flagged for o in self.negatives)} | false positives {self.false_positive_rate:.1%}; "
-            f"check-in {self.check_in_rate:.1%} |",
+            f"{sum(o.checked and not o.flagged for o in self.negatives)} | {sum(o.past for o in self.negatives)} | "
+            f"false positives {self.false_positive_rate:.1%}; check-in {self.check_in_rate:.1%} |",
             "",
             "Caught by: " + ", ".join(f"{k} {v}" for k, v in sorted(self.layers().items())),
         ]
@@ -131,7 +134,8 @@ def classify(servers: local_servers.Servers, text: str, category: str) -> Outcom
     flagged, checked = CRISIS_RESPONSE in actions, CHECK_IN in actions
     parse = user.get("parse_data") or {}
     report = parse.get("crisis_detector") or {}
-    patterns = bool(report.get("groups") or report.get("possible_groups") or report.get("past_groups"))
+    patterns = bool(report.get("groups") or report.get("possible_groups") or report.get("past_groups")
+                    or report.get("someone_else_groups") or report.get("language_groups"))
     classifier_intent = (parse.get("crisis_detector") or {}).get(
         "classifier_intent", (parse.get("intent") or {}).get("name")
     )
@@ -139,7 +143,7 @@ def classify(servers: local_servers.Servers, text: str, category: str) -> Outcom
     layer = None
     if flagged or checked:
         layer = "both" if patterns and classifier else "patterns" if patterns else "classifier"
-    return Outcome(text, category, flagged, layer, checked)
+    return Outcome(text, category, flagged, layer, checked, PAST_RISK in actions)
 
 
 def evaluate(servers: local_servers.Servers, name: str = "tests/crisis", progress: bool = False,
@@ -157,9 +161,8 @@ def evaluate(servers: local_servers.Servers, name: str = "tests/crisis", progres
 
 
 def main() -> int:
-    model = model_files.model_path()
-    if not model.exists():
-        print(f"error: no model for the current data ({model.name}); run `make train` first", file=sys.stderr)
+    model = model_files.trained_model()
+    if model is None:
         return 2
     print(f"==> Starting the servers with {model.name} ...", flush=True)
     with local_servers.running(model) as servers:

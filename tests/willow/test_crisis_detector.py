@@ -249,8 +249,8 @@ def test_only_the_sentence_with_the_past_word_is_heard_as_past(matcher, nlp):
 )
 def test_risk_of_someone_else_gets_the_check_in(matcher, nlp, text, group):
     scan = matcher.scan(nlp(text))
-    assert scan.crisis == []
-    assert group in scan.past or group in scan.possible
+    assert scan.crisis == [] and scan.past == []
+    assert group in scan.someone_else or group in scan.possible
 
 
 @pytest.mark.parametrize(
@@ -275,10 +275,32 @@ def test_a_possible_risk_match_sets_the_check_in_and_records_ids(nlp):
     assert report["groups"] == [] and "tonight" not in str(report)
 
 
-def test_risk_said_as_past_sets_the_check_in(nlp):
+def test_risk_said_as_past_is_heard_as_past(nlp):
     message = run(nlp, "I attempted suicide when I was nineteen and I'm well now")
-    assert message.get("intent")["name"] == "possible_crisis"
+    assert message.get("intent")["name"] == "past_risk"
     assert message.get("crisis_detector")["past_groups"] == ["explicit_ideation"]
+
+
+def test_risk_of_someone_else_sets_the_check_in(nlp):
+    message = run(nlp, "my best friend has been suicidal for months")
+    assert message.get("intent")["name"] == "possible_crisis"
+    assert message.get("crisis_detector")["someone_else_groups"] == ["explicit_ideation"]
+
+
+def test_risk_said_as_past_but_a_sure_classifier_is_still_crisis(nlp):
+    message = Message(data={"text": "i used to cut", "intent": {"name": "crisis", "confidence": 0.9},
+                            "intent_ranking": [{"name": "crisis", "confidence": 0.9}],
+                            "text_spacy_doc": nlp("i used to cut")})
+    CrisisDetector({}).process([message], SpacyModel(model=nlp, model_name="test"))
+    assert message.get("intent")["name"] == "crisis"
+
+
+def test_risk_in_another_language_is_crisis_with_its_language(nlp):
+    message = run(nlp, "ya no quiero vivir")
+    assert message.get("intent")["name"] == "crisis"
+    report = message.get("crisis_detector")
+    assert report["language"] == "es" and report["language_groups"] == ["es_ideation"]
+    assert [e["value"] for e in message.get("entities") if e["entity"] == "language"] == ["es"]
 
 
 def run(nlp, text, intent="cried_in_therapy"):

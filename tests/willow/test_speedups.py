@@ -64,3 +64,41 @@ def test_the_sequential_graph_runner_parses_exactly_like_dask(model_path, monkey
     theirs = parse_all()
     assert ours == theirs
     assert {p["intent"]["name"] for p in ours} >= {"greet", "crisis"}
+
+
+def test_rule_keys_are_found_as_before():
+    """The indexed search returns exactly the keys Rasa's own search returns, for rules and
+    conversations shaped like Willow's (previous actions, intents, slots, loops, starts)."""
+    import json
+    import random
+
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    rng = random.Random(7)
+    actions = ["action_listen", "utter_crisis", "utter_ask_safe", "utter_ask_safe_now", "utter_check_in",
+               "note_form", "action_offer_topics", "should_not_be_set"]
+    intents = ["crisis", "affirm", "deny", "unsure", "ask_is_normal", "goodbye"]
+
+    def state(start=False):
+        s = {}
+        if not start:
+            prev = {"action_name": rng.choice(actions)} if rng.random() < 0.9 else {"action_text": "hi"}
+            s["prev_action"] = prev
+        if rng.random() < 0.8:
+            s["user"] = rng.choice([{"intent": rng.choice(intents)}] * 8 + [{"text": "hi"}, {"intent": "should_not_be_set"}])
+        if rng.random() < 0.3:
+            s["slots"] = {"note_started": rng.choice([(1.0,), "should_not_be_set"])}
+        if rng.random() < 0.2:
+            s["active_loop"] = {"name": rng.choice(["note_form", "should_not_be_set"])}
+        return s
+
+    def states(n):
+        return [state(start=(i == 0 and rng.random() < 0.5)) for i in range(n)]
+
+    lookup = {json.dumps(states(rng.randint(0, 4)), sort_keys=True): "utter_x" for _ in range(600)}
+    policy = RulePolicy.__new__(RulePolicy)  # the search needs no trained state
+    for _ in range(400):
+        conversation = states(rng.randint(0, 6))
+        assert policy._get_possible_keys(lookup, conversation) == RulePolicy._rasa_get_possible_keys(
+            policy, lookup, conversation)
+    assert any(policy._get_possible_keys(lookup, states(3)) for _ in range(50))  # not vacuous

@@ -1,4 +1,4 @@
-"""Two tiers of risk, decided by spaCy patterns and the classifier together.
+"""Tiers of risk, decided by spaCy patterns and the classifier together.
 
 The second, independent safety layer next to the classifier's ``crisis`` and
 ``possible_crisis`` intents: a statistical classifier can miss a phrasing it never saw, a
@@ -10,13 +10,19 @@ and extend them. Runs last in the NLU pipeline and decides between:
   ``crisis`` with at least ``crisis_threshold`` confidence.
 - ``possible_crisis`` (a direct, caring question first): a possible-risk pattern (means
   without words of dying, "i can't do this anymore", abuse named without saying it is
-  happening now); a clear-risk pattern said as past or of someone else ("i self-harmed at
-  16, not in years", "my friend is suicidal"); or the classifier leans to risk but is
-  unsure: the probability of ``crisis`` and ``possible_crisis`` together reaches
+  happening now); a clear-risk pattern said of someone else ("my friend is suicidal"); or
+  the classifier leans to risk but is unsure: the probability of ``crisis`` and ``possible_crisis`` together reaches
   ``possible_threshold`` for the whole message (also when the FallbackClassifier made it
   ``nlu_fallback``) or ``sentence_possible_threshold`` for one sentence of a long message.
   One sentence alone never gives the crisis reply at once: short sentences of ordinary
   messages look risky too often (measured on the real development set).
+- ``past_risk`` (acknowledged, the lines once, then what they wrote about): a clear-risk
+  pattern only ever said as past ("i self-harmed at 16, not in years"), nothing of now, and
+  a classifier not sure of crisis whose intent is not a struggle of now (``other_struggle``)
+  or unclear: those get ``possible_crisis``, the direct question.
+- ``crisis`` also for clear risk written in Spanish, French, Portuguese, German or Italian
+  (content/languages/, willow/components/languages.py), with the entity ``language``, so the
+  crisis reply and the safety check's questions come in that language.
 - neither: when the classifier said ``crisis`` but the patterns only found idioms or
   denials ("bored to death", "i'm not suicidal"), its next intent is used, unless it was
   at least ``crisis_threshold`` sure, which makes it a check-in.
@@ -39,14 +45,19 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from willow.components.input_guard import LANGUAGE_KEY, set_language_entity
 from willow.components.intent_classifier import SENTENCES_KEY
+from willow.components.languages import ENGLISH, shared_identifier
 from willow.components.rule_component import RuleComponent
 from willow.components.sentences import sentence_spans
 from rasa.nlu.constants import TOKENS_NAMES
 
 CRISIS = "crisis"
 POSSIBLE_CRISIS = "possible_crisis"
+PAST_RISK = "past_risk"
 RISK_INTENTS = (CRISIS, POSSIBLE_CRISIS)
+# The classifier's intents for a message about a struggle of now (or one it cannot place).
+PRESENT_STRUGGLE = ("other_struggle", "nlu_fallback", CRISIS, POSSIBLE_CRISIS)
 NLU_FALLBACK = "nlu_fallback"
 REPORT_KEY = "crisis_detector"
 DEFAULT_PATTERNS = Path(__file__).resolve().parents[2] / "content" / "crisis_patterns.yml"
@@ -58,7 +69,8 @@ class Scan:
     """What the patterns found in one message: group ids (never text) and where."""
     crisis: List[Text] = field(default_factory=list)    # clear risk: the crisis reply at once
     possible: List[Text] = field(default_factory=list)  # possible risk: the check-in first
-    past: List[Text] = field(default_factory=list)      # clear-risk groups said as past or of someone else
+    past: List[Text] = field(default_factory=list)      # clear-risk groups said as past
+    someone_else: List[Text] = field(default_factory=list)  # clear-risk groups said of someone else
     exclusions: List[Text] = field(default_factory=list)
     excluded_sentences: List[int] = field(default_factory=list)  # indexes of sentences with an exclusion
 
@@ -122,18 +134,21 @@ class CrisisMatcher:
             excluded_sentences=sorted({i for i, (begin, end) in enumerate(sentences)
                                        for _, start, _ in found["exclusions"] if begin <= start < end}),
         )
-        crisis, possible, past = set(), set(), set()
+        crisis, possible, past, someone_else = set(), set(), set(), set()
         for tier in (CRISIS, POSSIBLE_CRISIS):
             for group, start, end in found[tier]:
                 if _overlaps((start, end), excluded):
                     continue
                 if tier == POSSIBLE_CRISIS:
                     possible.add(group)
-                elif said_as_past(start) or _overlaps((start, end), others):
+                elif _overlaps((start, end), others):
+                    someone_else.add(group)
+                elif said_as_past(start):
                     past.add(group)
                 else:
                     crisis.add(group)
-        scan.crisis, scan.possible, scan.past = sorted(crisis), sorted(possible), sorted(past - crisis)
+        scan.crisis, scan.possible = sorted(crisis), sorted(possible)
+        scan.past, scan.someone_else = sorted(past - crisis), sorted(someone_else - crisis)
         return scan
 
 
@@ -157,6 +172,7 @@ class CrisisDetector(RuleComponent):
         patterns = self._config["patterns"]
         self._spec = load_spec(Path(patterns) if patterns else DEFAULT_PATTERNS)
         self._matcher: Optional[CrisisMatcher] = None
+        self._identifier = shared_identifier()
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -183,6 +199,12 @@ class CrisisDetector(RuleComponent):
             scan = self.matcher(model).scan(doc, self._sentence_ranges(message))
             tier, reason = self.decide(message, scan)
             classifier_intent = (message.get(INTENT) or {}).get("name")
+            # Risk written in another language: the crisis reply in that language.
+            language = message.get(LANGUAGE_KEY) or ENGLISH
+            foreign = self._identifier.risk(text, language)
+            if foreign is not None:
+                tier, reason = CRISIS, "language"
+                set_language_entity(message, foreign[0], "CrisisDetector")
             if tier is None and classifier_intent not in RISK_INTENTS:
                 continue
             if tier is None:
@@ -190,9 +212,12 @@ class CrisisDetector(RuleComponent):
             else:
                 self._set(message, tier)
             report = {"tier": tier, "groups": scan.crisis, "possible_groups": scan.possible,
-                      "past_groups": scan.past, "exclusions": scan.exclusions,
+                      "past_groups": scan.past, "someone_else_groups": scan.someone_else,
+                      "exclusions": scan.exclusions,
                       "classifier_intent": classifier_intent}
-            if reason:
+            if foreign is not None:
+                report.update(language=foreign[0], language_groups=foreign[1])
+            elif reason:
                 report["classifier"] = reason
             message.set(REPORT_KEY, report, add_to_output=True)
         return messages
@@ -206,8 +231,15 @@ class CrisisDetector(RuleComponent):
         sure = ranked[:1] == [CRISIS] and ranking[CRISIS] >= self._config["crisis_threshold"]
         if sure and not scan.exclusions:
             return CRISIS, "whole"
-        if scan.possible or scan.past:
+        if scan.possible or scan.someone_else:
             return POSSIBLE_CRISIS, None
+        if scan.past:
+            # Said as past and nothing of now: acknowledged, the lines once, no emergency
+            # framing, and the conversation goes on (data/rules/crisis.yml). Unless the rest of
+            # the message is a struggle of now, or unclear: then the direct question, as the
+            # past can be close again.
+            intent = (message.get(INTENT) or {}).get("name")
+            return (POSSIBLE_CRISIS if intent in PRESENT_STRUGGLE else PAST_RISK), None
         risk = ranking.get(CRISIS, 0.0) + ranking.get(POSSIBLE_CRISIS, 0.0)
         if sure or (risk >= self._config["possible_threshold"] and not scan.exclusions):
             # An idiom or denial ("bored to death", "i'm not suicidal") overrules an unsure

@@ -1,11 +1,15 @@
 """Deterministic intents for input no classifier should guess at.
 
 Runs after the intent classifier and the FallbackClassifier and overrides their
-prediction in two cases:
+prediction in these cases:
 
 * the message has no letters at all (empty, emoji, punctuation, digits) -> ``gibberish``
-* the message is written in another language (another script, or Latin script
-  dominated by another language's function words) -> ``other_language``
+* the message is written in another language (willow/components/languages.py) ->
+  ``other_language``, and for a language Willow has replies in (content/languages/) the
+  entity ``language`` with its code, which fills the ``language`` slot that chooses the
+  replies' wording
+* a short yes, no or "I don't know" in one of those languages ("sí", "nein", "je ne sais
+  pas") -> ``affirm``, ``deny`` or ``unsure``, so the safety check hears it
 
 Why here and not in the classifier alone: a linear or neural classifier always
 answers with *some* topic, sometimes confidently, for text unlike anything it was
@@ -15,61 +19,30 @@ never the text).
 """
 from __future__ import annotations
 
-import importlib.util
-import re
-import unicodedata
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
-import spacy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from willow.components.languages import ENGLISH, shared_identifier
 from willow.components.rule_component import RuleComponent
 
 GIBBERISH = "gibberish"
 OTHER_LANGUAGE = "other_language"
+ANSWER_IN_LANGUAGE = "answer_in_language"
 REASON_KEY = "input_guard"
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-# Languages whose function words give away a Latin-script message that is not English.
-_OTHER_LATIN_LANGUAGES = ("es", "fr", "de", "it", "pt", "nl")
+LANGUAGE_ENTITY = "language"  # the code of a supported language, for the replies in it
+LANGUAGE_KEY = "willow_language"  # the identifier's verdict, for the crisis detector (not output)
 
 
-def _stop_words(lang: Text) -> frozenset:
-    # spaCy's stop-word file alone: importing spacy.lang.<lang> would also build that
-    # language's tokenizer exceptions (French alone: 2.6 s of the server's start-up).
-    path = Path(spacy.__file__).parent / "lang" / lang / "stop_words.py"
-    spec = importlib.util.spec_from_file_location(f"willow_stop_words_{lang}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return frozenset(word.lower() for word in module.STOP_WORDS)
-
-
-class LanguageGuess:
-    """Cheap, offline guess at "English or not" from scripts and stop words."""
-
-    def __init__(self) -> None:
-        self.english = _stop_words("en")
-        # Words shared with English ("a", "no", "me", "so") say nothing either way.
-        self.others = {
-            lang: _stop_words(lang) - self.english for lang in _OTHER_LATIN_LANGUAGES
-        }
-
-    def is_other_language(self, text: Text) -> bool:
-        letters = [ch for ch in text if ch.isalpha()]
-        if not letters:
-            return False
-        non_latin = sum(1 for ch in letters if "LATIN" not in unicodedata.name(ch, ""))
-        if non_latin / len(letters) > 0.5:
-            return True
-        words = [w.lower() for w in _WORD.findall(text)]
-        english_hits = sum(1 for w in words if w in self.english)
-        foreign_hits = max(
-            sum(1 for w in words if w in stop_words) for stop_words in self.others.values()
-        )
-        return foreign_hits >= 2 and foreign_hits > english_hits
+def set_language_entity(message: Message, code: Text, extractor: Text) -> None:
+    """The ``language`` entity (a code, no text), replacing any earlier one."""
+    entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LANGUAGE_ENTITY]
+    entities.append({"entity": LANGUAGE_ENTITY, "value": code, "start": 0, "end": 0,
+                     "extractor": extractor})
+    message.set(ENTITIES, entities, add_to_output=True)
 
 
 def has_letters(text: Optional[Text]) -> bool:
@@ -84,26 +57,38 @@ class InputGuard(RuleComponent):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
-        self._language = LanguageGuess()
+        self._language = shared_identifier()
 
-    def classify(self, message: Message) -> Optional[Text]:
+    def classify(self, message: Message) -> Optional[Tuple[Text, Text]]:
+        """(intent, reason) to override the classifier's, or None."""
         text = message.get(TEXT) or ""
         if text.startswith("/"):
             return None  # button payloads are already intents
         if not has_letters(text):
-            return GIBBERISH
-        if self._language.is_other_language(text):
-            return OTHER_LANGUAGE
+            return GIBBERISH, GIBBERISH
+        answer = self._language.answer(text)
+        if answer is not None:  # "sí", "je ne sais pas", "nein"
+            intent, language = answer
+            if language is not None:
+                set_language_entity(message, language, "InputGuard")
+            return intent, ANSWER_IN_LANGUAGE
+        language = self._language.identify(text)
+        message.set(LANGUAGE_KEY, language)
+        if language != ENGLISH:
+            if language in self._language.supported:
+                set_language_entity(message, language, "InputGuard")
+            return OTHER_LANGUAGE, OTHER_LANGUAGE
         return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            reason = self.classify(message)
-            if reason is None:
+            decision = self.classify(message)
+            if decision is None:
                 continue
-            intent = {"name": reason, "confidence": 1.0}
+            reason_intent, reason = decision
+            intent = {"name": reason_intent, "confidence": 1.0}
             ranking = [intent] + [
-                r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != reason
+                r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != reason_intent
             ]
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
