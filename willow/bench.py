@@ -76,10 +76,12 @@ class Settings:
     rounds: int = 3
     crisis_limit: Optional[int] = None  # per file; None: all
     epochs: Optional[int] = None  # override every `epochs:` (smoke run only)
+    cv_every: int = 1  # cross-validate on every n-th example of each intent (smoke run: a third)
+    max_iter: Optional[int] = None  # cap Willow's classifier's solver iterations (smoke run only)
 
 
 SMOKE = Settings(folds=2, startups=1, messages=10, warmup=2, users=3, turns=3, rounds=1,
-                 crisis_limit=5, epochs=1)
+                 crisis_limit=5, epochs=1, cv_every=3, max_iter=100)
 
 
 @dataclass
@@ -126,16 +128,35 @@ def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
 
 
-def with_epochs(config: Path, epochs: Optional[int], out: Path) -> Path:
-    """``config``, or a copy whose every ``epochs`` is ``epochs`` (for the smoke run)."""
-    if epochs is None:
+def with_epochs(config: Path, epochs: Optional[int], out: Path, max_iter: Optional[int] = None) -> Path:
+    """``config``, or a copy whose every ``epochs`` is ``epochs`` and whose logistic-regression
+    classifier stops after ``max_iter`` iterations (for the smoke run)."""
+    if epochs is None and max_iter is None:
         return config
     data = yaml.safe_load(config.read_text())
     for part in ("pipeline", "policies"):
         for component in data.get(part) or []:
-            if "epochs" in component:
+            if "epochs" in component and epochs is not None:
                 component["epochs"] = epochs
+            if component.get("name", "").endswith("LogisticRegressionIntentClassifier") and max_iter is not None:
+                component["max_iter"] = max_iter
     out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def sampled_nlu(folder: Path, every: int, out: Path) -> Path:
+    """``folder``, or a copy keeping every ``every``-th example of each intent (at least two;
+    lookups, synonyms and regexes whole): the smoke run cross-validates on a third."""
+    if every == 1:
+        return folder
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for block in data.get("nlu") or []:
+            if "intent" in block and "examples" in block:
+                lines = [line for line in block["examples"].splitlines() if line.startswith("- ")]
+                block["examples"] = "\n".join(lines[::every] if len(lines) >= 2 * every else lines[:2]) + "\n"
+        (out / path.name).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out
 
 
@@ -250,14 +271,15 @@ def inputs_fingerprint(config: str, settings: Settings) -> str:
 
     digest = model_files.fingerprint(config)
     test_set = hashlib.sha256((ROOT / "tests" / "test_nlu.yml").read_bytes()).hexdigest()[:12]
-    return f"{digest}-{test_set}-folds{settings.folds}-epochs{settings.epochs}"
+    return (f"{digest}-{test_set}-folds{settings.folds}-epochs{settings.epochs}"
+            f"-iter{settings.max_iter}-cv{settings.cv_every}")
 
 
 def bench_config(name: str, config: str, workdir: Path, actions_url: str, settings: Settings, say,
                  cross_validate: bool = True, resume: bool = False) -> Result:
     result = Result(name, config)
     log = workdir / f"{slug(name)}.log"
-    effective = with_epochs(ROOT / config, settings.epochs, workdir / f"{slug(name)}-config.yml")
+    effective = with_epochs(ROOT / config, settings.epochs, workdir / f"{slug(name)}-config.yml", settings.max_iter)
     model = workdir / f"{slug(name)}.tar.gz"
     saved = workdir / f"{slug(name)}-quality.json"
     fingerprint = inputs_fingerprint(config, settings)
@@ -286,7 +308,8 @@ def bench_config(name: str, config: str, workdir: Path, actions_url: str, settin
     say(f"  held-out accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}")
     if cross_validate:
         say(f"  {settings.folds}-fold cross-validation ...")
-        run([RASA, "test", "nlu", "--nlu", "data/nlu", "--config", str(effective), "--cross-validation",
+        cv_data = sampled_nlu(ROOT / "data" / "nlu", settings.cv_every, workdir / "cv-data")
+        run([RASA, "test", "nlu", "--nlu", str(cv_data), "--config", str(effective), "--cross-validation",
              "--folds", str(settings.folds), "--out", str(workdir / f"{slug(name)}-cv")], log)
         result.cv_f1 = intent_scores(workdir / f"{slug(name)}-cv")[1]
         say(f"  CV macro-F1 {result.cv_f1:.3f}")

@@ -24,6 +24,35 @@ def test_the_smoke_run_sets_every_epochs_setting_in_a_copy(tmp_path):
     assert bench.with_epochs(original, None, tmp_path / "d.yml") == original
 
 
+def test_the_smoke_run_caps_willows_classifier_iterations_in_a_copy(tmp_path):
+    original = ROOT / "config.yml"
+    copy = bench.with_epochs(original, None, tmp_path / "c.yml", max_iter=100)
+    (classifier,) = [c for c in yaml.safe_load(copy.read_text())["pipeline"]
+                     if c["name"].endswith("LogisticRegressionIntentClassifier")]
+    assert classifier["max_iter"] == 100 and "max_iter" not in original.read_text()
+
+
+def test_the_smoke_run_cross_validates_on_a_third_of_each_intent(tmp_path):
+    folder = ROOT / "data" / "nlu"
+    assert bench.sampled_nlu(folder, 1, tmp_path / "x") == folder
+
+    def counts(path):
+        found = {}
+        for f in sorted(path.glob("*.yml")):
+            for block in yaml.safe_load(f.read_text(encoding="utf-8")).get("nlu") or []:
+                if "intent" in block:
+                    found[block["intent"]] = found.get(block["intent"], 0) + sum(
+                        line.startswith("- ") for line in block["examples"].splitlines())
+        return found
+
+    full, sample = counts(folder), counts(bench.sampled_nlu(folder, 3, tmp_path / "cv"))
+    assert set(sample) == set(full)
+    assert all(2 <= sample[i] <= full[i] for i in full)
+    assert sum(sample.values()) < sum(full.values()) / 2
+    lookups = [b for b in yaml.safe_load((tmp_path / "cv" / "lookups.yml").read_text())["nlu"] if "lookup" in b]
+    assert lookups  # lookup tables are kept whole
+
+
 def test_table_has_a_row_per_configuration_and_dashes_for_what_was_not_measured():
     settings = bench.Settings(folds=5, users=20)
     full = bench.Result("A", "a.yml", accuracy=0.98, macro_f1=0.975, cv_f1=0.8, crisis_recall=1.0, crisis_fp=0.012,
