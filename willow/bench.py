@@ -76,12 +76,12 @@ class Settings:
     rounds: int = 3
     crisis_limit: Optional[int] = None  # per file; None: all
     epochs: Optional[int] = None  # override every `epochs:` (smoke run only)
-    cv_every: int = 1  # cross-validate on every n-th example of each intent (smoke run: a third)
+    cv_every: int = 1  # cross-validate on every n-th example of each intent (smoke run: half)
     max_iter: Optional[int] = None  # cap Willow's classifier's solver iterations (smoke run only)
 
 
 SMOKE = Settings(folds=2, startups=1, messages=10, warmup=2, users=3, turns=3, rounds=1,
-                 crisis_limit=5, epochs=1, cv_every=3, max_iter=100)
+                 crisis_limit=5, epochs=1, cv_every=2, max_iter=100)
 
 
 @dataclass
@@ -146,7 +146,7 @@ def with_epochs(config: Path, epochs: Optional[int], out: Path, max_iter: Option
 
 def sampled_nlu(folder: Path, every: int, out: Path) -> Path:
     """``folder``, or a copy keeping every ``every``-th example of each intent (at least two;
-    lookups, synonyms and regexes whole): the smoke run cross-validates on a third."""
+    lookups, synonyms and regexes whole): the smoke run cross-validates on half."""
     if every == 1:
         return folder
     out.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,9 @@ def test_the_smoke_run_caps_willows_classifier_iterations_in_a_copy(tmp_path):
     assert classifier["max_iter"] == 100 and "max_iter" not in original.read_text()
 
 
-def test_the_smoke_run_cross_validates_on_a_third_of_each_intent(tmp_path):
+def test_the_smoke_run_cross_validates_on_a_sample_of_each_intent(tmp_path):
     folder = ROOT / "data" / "nlu"
+    assert bench.SMOKE.cv_every == 2
     assert bench.sampled_nlu(folder, 1, tmp_path / "x") == folder
 
     def counts(path):
