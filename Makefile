@@ -37,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval real-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
+.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval language-eval real-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
