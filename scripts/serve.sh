@@ -6,13 +6,16 @@ mode=$1 model=$2 port=$3 actions_port=$4
 venv=${VENV:-.venv}
 mkdir -p logs
 
-# The effective endpoints (tracker store, lock store, action server) from environment variables:
+# The effective endpoints (tracker store, lock store, action server) from environment variables
+# (`run` only; the terminal chat keeps its conversation in memory, see below):
 # SQLite in data-store/ unless WILLOW_TRACKER_STORE / WILLOW_LOCK_STORE say otherwise (README, Persistence).
 # It holds no passwords, only ${POSTGRES_PASSWORD} / ${REDIS_PASSWORD} for Rasa to substitute.
 endpoints=logs/endpoints-$mode.yml
-"$venv/bin/python" -m willow.endpoints --out "$endpoints" \
-  --action-url "${ACTION_SERVER_URL:-http://localhost:$actions_port/webhook}"
-echo "==> $("$venv/bin/python" -m willow.endpoints --describe)"
+if [ "$mode" = run ]; then
+  "$venv/bin/python" -m willow.endpoints --out "$endpoints" \
+    --action-url "${ACTION_SERVER_URL:-http://localhost:$actions_port/webhook}"
+  echo "==> $("$venv/bin/python" -m willow.endpoints --describe)"
+fi
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -37,8 +40,12 @@ else
 fi
 
 if [ "$mode" = shell ]; then
-  echo "==> Loading the model (10-40 s), then type a message; /stop ends the chat."
-  "$venv/bin/rasa" shell --model "$model" --endpoints "$endpoints" --port "$port"
+  # Rasa's terminal chat runs its own REST webhook, which takes any sender id as the conversation.
+  # So the terminal chat keeps its conversation in memory (never the store real users' conversations
+  # are in) and listens on 127.0.0.1 only.
+  printf 'action_endpoint:\n  url: "%s"\n' "${ACTION_SERVER_URL:-http://localhost:$actions_port/webhook}" > "$endpoints"
+  echo "==> Loading the model (10-40 s), then type a message; /stop ends the chat (kept in memory only)."
+  "$venv/bin/rasa" shell --model "$model" --endpoints "$endpoints" --port "$port" --interface 127.0.0.1
   exit
 fi
 
@@ -55,12 +62,17 @@ echo "==> Serving the chat page on port $web_port"
 "$venv/bin/python" -m http.server "$web_port" --bind 127.0.0.1 --directory web > logs/web.log 2>&1 &
 pids+=($!)
 wait_for "http://localhost:$port/" "Rasa server" "$rasa_pid" logs/rasa.log
+if [ -n "${WILLOW_REST_TOKEN:-}" ]; then
+  rest="curl -s localhost:$port/webhooks/rest/webhook -H \"Authorization: Bearer \$WILLOW_REST_TOKEN\" -d '{\"sender\": \"me\", \"message\": \"hi\"}'"
+else
+  rest="off (set WILLOW_REST_TOKEN to turn it on; README, REST)"
+fi
 cat <<MSG
 
 Willow is running. Chat with it:
   in the browser:   http://localhost:$web_port/?server=http://localhost:$port
   in the terminal:  make shell   (in another terminal)
-  over REST:        curl -s localhost:$port/webhooks/rest/webhook -d '{"sender": "me", "message": "hi"}'
+  over REST:        $rest
 Press Ctrl+C to stop.
 MSG
 wait "$rasa_pid"

@@ -18,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import channel_clients  # noqa: E402
+from tests.willow.channels.fake_slack import FakeSlack  # noqa: E402
+from tests.willow.channels.fake_telegram import FakeTelegram  # noqa: E402
 from willow import endpoints, local_servers, model_files  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -66,10 +69,27 @@ def default_store() -> Iterator[SqliteStore]:
 
 
 @pytest.fixture(scope="session")
-def servers(model_path: Path, default_store: SqliteStore) -> Iterator[local_servers.Servers]:
-    """The real action server and Rasa server on free local ports, keeping conversations in
-    the default tracker store (SQLite)."""
-    with local_servers.running(model_path, ARTIFACTS, endpoints=default_store.endpoints) as running:
+def telegram_fake() -> Iterator[FakeTelegram]:
+    """The fake Bot API the session's servers send Telegram replies to."""
+    with FakeTelegram(token=channel_clients.TOKEN, username=channel_clients.USERNAME) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def slack_fake() -> Iterator[FakeSlack]:
+    """The fake Slack Web API the session's servers post Slack replies to."""
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def servers(model_path: Path, default_store: SqliteStore, telegram_fake: FakeTelegram,
+            slack_fake: FakeSlack) -> Iterator[local_servers.Servers]:
+    """The real action server and Rasa server on free local ports, set up like `make run`: every
+    channel of credentials.yml (Telegram and Slack pointed at the fakes; REST on, behind a token),
+    conversations in the default tracker store (SQLite)."""
+    env = {**channel_clients.telegram_env(telegram_fake.url), **channel_clients.slack_env(slack_fake.url)}
+    with local_servers.running(model_path, ARTIFACTS, endpoints=default_store.endpoints, env=env) as running:
         yield running
 
 

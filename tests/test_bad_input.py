@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -92,8 +92,9 @@ def rest_servers(request, model_path: Path) -> Iterator[local_servers.Servers]:
         yield servers
 
 
-def post(servers, data: bytes, **kwargs) -> requests.Response:
-    return requests.post(f"{servers.url}/webhooks/rest/webhook", data=data, timeout=60, **kwargs)
+def post(servers, data: bytes, headers: Optional[Dict[str, str]] = None, **kwargs) -> requests.Response:
+    return requests.post(f"{servers.url}/webhooks/rest/webhook", data=data, timeout=60,
+                         headers={**servers.rest_headers, **(headers or {})}, **kwargs)
 
 
 def body(**fields) -> bytes:
@@ -123,6 +124,7 @@ BAD_REQUESTS = {
     "a NUL character": b'{"sender": "a", "message": "I cried\\u0000 in therapy"}',
     "metadata is a list": body(sender="a", message="hi", metadata=[1]),
     "input_channel is a number": body(sender="a", message="hi", input_channel=1),
+    "input_channel is another channel": body(sender="a", message="hi", input_channel="telegram"),
 }
 
 
@@ -158,6 +160,18 @@ def test_no_sender_no_longer_lands_in_a_shared_default_conversation(rest_servers
     # Rasa's REST channel put every sender-less message into one conversation, "default".
     assert post(rest_servers, body(message="I cried in therapy today")).status_code == 400
     assert user_texts(rest_servers.tracker("default")) == []
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-the-token-0123456789", "Basic x"])
+def test_without_the_right_token_rest_gets_401_and_nothing_is_stored(rest_servers, authorization):
+    sender = new_sender()
+    headers = {"Authorization": authorization} if authorization else {}
+    response = requests.post(f"{rest_servers.url}/webhooks/rest/webhook", timeout=30, headers=headers,
+                             json={"sender": sender, "message": "I cried in therapy today"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in response.json()["error"]
+    assert user_texts(rest_servers.tracker(sender)) == []
 
 
 def test_longest_message_gets_a_reply_one_more_character_gets_413(rest_servers):
@@ -229,15 +243,15 @@ def test_a_burst_of_500_from_one_sender_is_all_answered_while_others_are_served(
 
 @pytest.fixture
 def chat(web_stack) -> Iterator[Chat]:
-    chat = Chat(web_stack.servers.url, uuid.uuid4().hex, web_stack.origin)
+    chat = Chat(web_stack.servers.url, None, web_stack.origin)
     yield chat
     chat.close()
 
 
-def wait_for_user_messages(servers, sender: str, count: int, timeout: float = 90) -> dict:
+def wait_for_user_messages(servers, conversation: str, count: int, timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        tracker = servers.tracker(sender)
+        tracker = servers.conversation(conversation)
         if len(user_texts(tracker)) >= count and not unanswered(tracker) or time.monotonic() > deadline:
             return tracker
         time.sleep(0.5)
@@ -250,9 +264,6 @@ def test_socketio_malformed_events_are_dropped_and_the_conversation_goes_on(web_
         {"message": None, "session_id": sid},
         {"message": ["hi"], "session_id": sid},
         {"message": {"text": "hi"}, "session_id": sid},
-        {"message": "hi"},
-        {"message": "hi", "session_id": 5},
-        {"message": "hi", "session_id": "s" * 300},
         {"message": "I cried\x00 in therapy", "session_id": sid},
         {"message": "I cried \ud83d in therapy", "session_id": sid},
         {"message": "a" * (MAX_MESSAGE_CHARS + 1), "session_id": sid},
@@ -265,7 +276,26 @@ def test_socketio_malformed_events_are_dropped_and_the_conversation_goes_on(web_
     assert said(replies) in domain_files.texts("utter_intro")
     # None of the dropped events reached the conversation; the longest allowed message does.
     chat.say("a" * MAX_MESSAGE_CHARS)
-    assert user_texts(web_stack.servers.tracker(sid)) == ["hi", "a" * MAX_MESSAGE_CHARS]
+    assert user_texts(web_stack.servers.conversation(chat.conversation_id)) == ["hi", "a" * MAX_MESSAGE_CHARS]
+
+
+def test_socketio_session_ids_in_messages_are_ignored_the_socket_keeps_its_own(web_stack, chat):
+    """The server remembers which session each socket joined; an event naming another session
+    (or none, or garbage) still lands in the socket's own conversation and nowhere else."""
+    other = Chat(web_stack.servers.url, None, web_stack.origin)
+    try:
+        other.say("I cried in therapy today")
+        named = [other.session_id, 5, "s" * 300, None, "telegram:777001", "777001"]
+        for number, session_id in enumerate(named):
+            event = {"message": f"is that normal? ({number})"}
+            if session_id is not None:
+                event["session_id"] = session_id
+            assert chat.send(event), f"no reply in the socket's own session to {event}"
+        mine = user_texts(web_stack.servers.conversation(chat.conversation_id))
+        assert mine == [f"is that normal? ({n})" for n in range(len(named))]
+        assert user_texts(web_stack.servers.conversation(other.conversation_id)) == ["I cried in therapy today"]
+    finally:
+        other.close()
 
 
 def test_socketio_invalid_utf8_is_refused_without_a_crash(web_stack):
@@ -282,7 +312,7 @@ def test_socketio_invalid_utf8_is_refused_without_a_crash(web_stack):
     bad = b'42["user_uttered",{"message":"I cried \xff\xfe in therapy","session_id":"' + session.encode() + b'"}]'
     response = requests.post(url, params=params, data=bad, headers=headers, timeout=10)
     assert response.status_code in (200, 400)
-    assert user_texts(web_stack.servers.tracker(session)) == []
+    assert user_texts(web_stack.servers.conversation(f"web:{session}")) == []
     other = Chat(web_stack.servers.url, uuid.uuid4().hex, web_stack.origin)
     try:
         assert said(other.say("hi")) in domain_files.texts("utter_intro")
@@ -301,7 +331,7 @@ def test_socketio_1mb_payload_is_refused_and_the_session_can_continue(web_stack,
     try:
         assert said(other.say("hi")) in domain_files.texts("utter_intro")
         assert again.say("is that normal?")
-        tracker = web_stack.servers.tracker(session)
+        tracker = web_stack.servers.conversation(chat.conversation_id)
         assert user_texts(tracker) == ["i never cry in my sessions, am i doing therapy wrong", "is that normal?"]
         assert tracker["slots"]["topic"] == "not_crying"
     finally:
@@ -322,7 +352,7 @@ def test_socketio_burst_is_all_answered_in_order(web_stack, chat):
         assert said(other.say("hi")) in domain_files.texts("utter_intro")
     finally:
         other.close()
-    tracker = wait_for_user_messages(web_stack.servers, chat.session_id, SOCKETIO_BURST)
+    tracker = wait_for_user_messages(web_stack.servers, chat.conversation_id, SOCKETIO_BURST)
     assert user_texts(tracker) == sent  # every one, in the order sent
     assert unanswered(tracker) == 0
 
@@ -371,6 +401,7 @@ def server_like_make_run(model_path: Path) -> Iterator[str]:
         [local_servers.RASA, "run", "--model", str(model_path), "--endpoints", str(endpoints),
          "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--cors", "http://127.0.0.1:8080"],
         logs / "rasa.log",
+        env={"WILLOW_REST_TOKEN": ""},  # as `make run` by default: the REST channel off
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -387,7 +418,19 @@ def test_a_server_started_like_make_run_has_no_http_api(server_like_make_run, me
     assert api(servers, method, path, token="anything").status_code in (403, 404)
 
 
-def test_a_server_started_like_make_run_still_chats(server_like_make_run):
-    response = requests.post(f"{server_like_make_run}/webhooks/rest/webhook",
-                             json={"sender": new_sender(), "message": "hi"}, timeout=60)
-    assert said(response.json()) in domain_files.texts("utter_intro")
+def test_a_server_started_like_make_run_has_the_rest_channel_off(server_like_make_run):
+    for token in (None, "anything-at-all-0123456789", ""):
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        response = requests.post(f"{server_like_make_run}/webhooks/rest/webhook", headers=headers,
+                                 json={"sender": new_sender(), "message": "hi"}, timeout=60)
+        assert response.status_code == 404
+        assert "WILLOW_REST_TOKEN" in response.json()["error"]
+    assert requests.get(f"{server_like_make_run}/webhooks/rest/", timeout=10).status_code == 404
+
+
+def test_a_server_started_like_make_run_still_chats_on_the_web_channel(server_like_make_run):
+    chat = Chat(server_like_make_run, None, "http://127.0.0.1:8080")
+    try:
+        assert said(chat.say("hi")) in domain_files.texts("utter_intro")
+    finally:
+        chat.close()

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_concurrent_conversations_are_answered_completely_and_in_order(servers):
     report = asyncio.run(load_test.run(
         servers.url, servers.token, users=5, turns=4, socketio_users=2,
-        seed=5, timeout=60, max_seconds=180, progress_every=0,
+        seed=5, timeout=60, max_seconds=180, progress_every=0, rest_token=servers.rest_token,
     ))
     print("\n" + report.markdown())
     assert report.checked
@@ -27,7 +27,8 @@ def test_concurrent_conversations_are_answered_completely_and_in_order(servers):
 
 def test_command_line_prints_the_table_and_exits_0(servers, capsys):
     status = load_test.main([
-        "--users", "2", "--turns", "3", "--url", servers.url, "--token", servers.token, "--progress", "0",
+        "--users", "2", "--turns", "3", "--url", servers.url, "--token", servers.token,
+        "--rest-token", servers.rest_token, "--progress", "0",
     ])
     out = capsys.readouterr().out
     assert "| rest | 2 | 3 | 6 |" in out and "PASS" in out
@@ -35,5 +36,12 @@ def test_command_line_prints_the_table_and_exits_0(servers, capsys):
 
 
 def test_without_the_token_nothing_is_checked_and_the_run_fails(servers, capsys):
-    assert load_test.main(["--users", "1", "--turns", "1", "--url", servers.url, "--token", "", "--progress", "0"]) == 1
+    assert load_test.main(["--users", "1", "--turns", "1", "--url", servers.url, "--token", "",
+                           "--rest-token", servers.rest_token, "--progress", "0"]) == 1
     assert "not checked" in capsys.readouterr().out
+
+
+def test_without_the_rest_token_every_rest_turn_is_an_error(servers, capsys):
+    assert load_test.main(["--users", "1", "--turns", "1", "--url", servers.url, "--token", servers.token,
+                           "--rest-token", "", "--progress", "0"]) == 1
+    assert "REST HTTP 401" in capsys.readouterr().out

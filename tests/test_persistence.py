@@ -18,14 +18,16 @@ import sys
 import threading
 import uuid
 from contextlib import closing
-from typing import Callable, Dict, Iterator, List, Sequence
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
 import pytest
 import yaml
 
-from tests import domain_files
+from tests import channel_clients, cross_channel, domain_files
 from tests.conftest import ARTIFACTS, ROOT, sqlite_store
-from willow import endpoints, local_servers
+from tests.willow.channels.fake_slack import FakeSlack
+from tests.willow.channels.fake_telegram import FakeTelegram
+from willow import conversation_ids, endpoints, local_servers
 
 LOGS = ARTIFACTS / "persistence"
 SERVICES_ENV = ROOT / ".services" / "env"
@@ -38,6 +40,11 @@ DAY = 86400
 
 def sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def rest(user: str) -> str:
+    """The conversation id the REST client ``user`` is stored under."""
+    return conversation_ids.conversation_id(conversation_ids.REST, user)
 
 
 def said(replies) -> str:
@@ -194,11 +201,20 @@ def actions_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def cluster(model_path, actions_url, postgres_env) -> Iterator[List[local_servers.Servers]]:
-    """Two Rasa instances on one PostgreSQL tracker store and one Redis lock store."""
+def fakes() -> Iterator[Tuple[FakeTelegram, FakeSlack]]:
+    with FakeTelegram(token=channel_clients.TOKEN, username=channel_clients.USERNAME) as telegram:
+        with FakeSlack() as slack:
+            yield telegram, slack
+
+
+@pytest.fixture(scope="module")
+def cluster(model_path, actions_url, postgres_env, fakes) -> Iterator[List[local_servers.Servers]]:
+    """Two Rasa instances on one PostgreSQL tracker store and one Redis lock store, with every
+    channel of credentials.yml (Telegram and Slack pointed at fakes)."""
     source = endpoints.write(LOGS / "scale-out" / "source-endpoints.yml", env=postgres_env)
+    env = {**postgres_env, **channel_clients.telegram_env(fakes[0].url), **channel_clients.slack_env(fakes[1].url)}
     with local_servers.rasa_servers(model_path, LOGS / "scale-out", actions_url, instances=2,
-                                    endpoints=source, env=postgres_env) as instances:
+                                    endpoints=source, env=env) as instances:
         yield instances
 
 
@@ -242,7 +258,7 @@ def test_conversation_continues_after_a_restart(model_path, actions_url, tmp_pat
     # The conversation is on disk, in Rasa's events table, while no server runs.
     with closing(sqlite3.connect(db)) as connection:
         stored = connection.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (user,)
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (rest(user),)
         ).fetchall()
     assert [yaml.safe_load(data)["text"] for (data,) in stored] == [DISTRESSED]
 
@@ -290,10 +306,11 @@ def test_two_instances_serve_one_conversation_in_turn(cluster, postgres_env):
     assert trackers[0]["events"] == trackers[1]["events"]
     # The events are in PostgreSQL, in order ...
     with closing(pg_connect(postgres_env, postgres_env["POSTGRES_DB"])) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT data FROM events WHERE sender_id = %s AND type_name = 'user' ORDER BY id", (user,))
+        cursor.execute("SELECT data FROM events WHERE sender_id = %s AND type_name = 'user' ORDER BY id",
+                       (rest(user),))
         assert [yaml.safe_load(data)["text"] for (data,) in cursor.fetchall()] == CONVERSATION
     # ... and every message took the conversation's lock in Redis.
-    assert any(f"willow:lock:{user}" in command for command in lock_commands), lock_commands[:5]
+    assert any(f"willow:lock:{rest(user)}" in command for command in lock_commands), lock_commands[:5]
 
 
 @pytest.mark.slow
@@ -327,11 +344,12 @@ def check_purge(
         assert said(servers.say(user, DISTRESSED))
 
     def events(user: str) -> int:
-        return execute(f"SELECT COUNT(*) FROM events WHERE sender_id = {placeholder}", (user,))[0][0]
+        return execute(f"SELECT COUNT(*) FROM events WHERE sender_id = {placeholder}", (rest(user),))[0][0]
 
     def age(users: List[str], days: int) -> None:
         marks = ", ".join([placeholder] * len(users))
-        execute(f"UPDATE events SET timestamp = timestamp - {days * DAY} WHERE sender_id IN ({marks})", users)
+        execute(f"UPDATE events SET timestamp = timestamp - {days * DAY} WHERE sender_id IN ({marks})",
+                [rest(user) for user in users])
 
     age(old + [revived], 45)  # last active 45 days ago ...
     assert said(servers.say(revived, "yes please"))  # ... but this one is back today
@@ -406,6 +424,31 @@ def test_purge_refuses_zero_days():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("person, stranger", cross_channel.PAIRS)
+def test_on_postgres_a_claimed_id_never_joins_or_deletes_another_channels_conversation(
+        cluster, postgres_env, fakes, person, stranger):
+    """Issue 13's attack on the scale-out store: the person on one instance, the stranger on the other."""
+    def stored(conversation: str) -> cross_channel.Events:
+        with closing(pg_connect(postgres_env, postgres_env["POSTGRES_DB"])) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT type_name, data FROM events WHERE sender_id = %s ORDER BY id",
+                               (conversation,))
+                return cross_channel.events_from_rows(cursor.fetchall())
+
+    first, second = (cross_channel.Channels(instance, *fakes) for instance in cluster)
+    try:
+        outcome = cross_channel.attack(first, person, stranger, stored, stranger_channels=second)
+    finally:
+        first.close()
+        second.close()
+    first_pair = (person, stranger) == cross_channel.PAIRS[0]
+    lines = cross_channel.table([outcome]).splitlines()
+    with open(ARTIFACTS / "conversation-ids-postgres.md", "w" if first_pair else "a") as out:
+        out.write("\n".join(lines if first_pair else lines[-1:]) + "\n")
+    cross_channel.check(outcome)
+
+
+@pytest.mark.slow
 def test_delete_my_data_removes_the_conversation_from_postgres(cluster, postgres_env):
     """"Delete my data" on the scale-out store: asked on one instance, confirmed on the other."""
     user, bystander = sender(), sender()
@@ -418,7 +461,7 @@ def test_delete_my_data_removes_the_conversation_from_postgres(cluster, postgres
 
     with closing(pg_connect(postgres_env, postgres_env["POSTGRES_DB"])) as connection:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (user,))
+            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (rest(user),))
             assert cursor.fetchone()[0] == 0
-            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (bystander,))
+            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s", (rest(bystander),))
             assert cursor.fetchone()[0] > 0

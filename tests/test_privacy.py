@@ -17,7 +17,7 @@ import yaml
 
 from tests import domain_files
 from tests.conftest import ARTIFACTS
-from willow import local_servers
+from willow import conversation_ids, local_servers
 
 pytestmark = pytest.mark.slow
 LOGS = ARTIFACTS / "privacy"
@@ -50,10 +50,11 @@ def said(replies) -> str:
 
 
 def stored(db: Path, user: str, column: str = "type_name") -> List[str]:
-    """What the tracker store holds for ``user``, read with sqlite3."""
+    """What the tracker store holds for the REST client ``user``, read with sqlite3."""
+    conversation = conversation_ids.conversation_id(conversation_ids.REST, user)
     with contextlib.closing(sqlite3.connect(db)) as connection:
         return [row[0] for row in connection.execute(
-            f"SELECT {column} FROM events WHERE sender_id = ? ORDER BY id", (user,)
+            f"SELECT {column} FROM events WHERE sender_id = ? ORDER BY id", (conversation,)
         )]
 
 

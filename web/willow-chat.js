@@ -84,11 +84,6 @@
   function save(key, value) {
     try { window.sessionStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ }
   }
-  function newSessionId() {
-    return (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID().replace(/-/g, "")
-      : String(Date.now()) + Math.random().toString(16).slice(2);
-  }
-
   // ---- layout ---------------------------------------------------------------------
   var root = document.getElementById("willow-chat") || document.body.appendChild(el("div", { id: "willow-chat" }));
   root.classList.add("willow");
@@ -218,14 +213,20 @@
     emit(payload || text);
   }
 
+  function clearConversation() {
+    transcript = [];
+    save(STORE.transcript, transcript);
+    log.innerHTML = "";
+    turnStart = null;
+  }
+
+  // The server decides the session: it keeps the id this tab had (a reload continues the
+  // conversation) or, for a new conversation or an id it does not accept, confirms a new one.
   function startSession(fresh) {
-    if (fresh || !sessionId) {
-      sessionId = newSessionId();
-      transcript = [];
-      save(STORE.session, sessionId);
-      save(STORE.transcript, transcript);
-      log.innerHTML = "";
-      turnStart = null;
+    if (fresh) {
+      sessionId = null;
+      save(STORE.session, null);
+      clearConversation();
     }
     socket.emit("session_request", { session_id: sessionId });
   }
@@ -243,7 +244,13 @@
     status.hidden = false;
     status.textContent = LABELS.offline;
   });
-  socket.on("session_confirm", function () {
+  socket.on("session_confirm", function (confirmed) {
+    if (typeof confirmed !== "string" || !confirmed) return;
+    if (confirmed !== sessionId) {  // a new conversation: what this tab showed belongs to the old one
+      if (transcript.length) clearConversation();
+      sessionId = confirmed;
+      save(STORE.session, sessionId);
+    }
     if (!transcript.length) emit("/greet");  // a new conversation starts with Willow's introduction
   });
   socket.on("bot_uttered", function (message) {

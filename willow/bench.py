@@ -193,7 +193,7 @@ def one_user_latencies(servers: local_servers.Servers, messages: int, warmup: in
         sender = f"bench-one-{uuid.uuid4().hex}"
         for text in rng.choice(load_test.PATHS):
             started = time.perf_counter()
-            reply = session.post(f"{servers.url}/webhooks/rest/webhook",
+            reply = session.post(f"{servers.url}/webhooks/rest/webhook", headers=servers.rest_headers,
                                  json={"sender": sender, "message": text}, timeout=60)
             reply.raise_for_status()
             latencies.append(time.perf_counter() - started)
@@ -212,6 +212,7 @@ def measure_load(result: Result, servers: local_servers.Servers, settings: Setti
     for number in range(1, settings.rounds + 1):
         report = asyncio.run(load_test.run(
             servers.url, servers.token, settings.users, settings.turns, seed=number, progress_every=0,
+            rest_token=servers.rest_token,
         ))
         turns = report.turns()
         latencies += [t.latency for t in turns if not t.error and t.latency is not None]
@@ -229,7 +230,7 @@ def first_reply(servers: local_servers.Servers, started: float, timeout: float =
     """Seconds from ``started`` (perf_counter) until the server answers a first message."""
     while time.perf_counter() - started < timeout:
         try:
-            reply = requests.post(f"{servers.url}/webhooks/rest/webhook",
+            reply = requests.post(f"{servers.url}/webhooks/rest/webhook", headers=servers.rest_headers,
                                   json={"sender": uuid.uuid4().hex, "message": FIRST_MESSAGE}, timeout=30)
             if reply.ok and reply.json():
                 return time.perf_counter() - started

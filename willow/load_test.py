@@ -15,13 +15,14 @@ before the next one. A markdown table goes to stdout, progress to stderr.
 
 Usage:
   python -m willow.load_test --users 20 --turns 8 --socketio-users 4 [--sqlite]
-  python -m willow.load_test --users 5 --turns 4 --url http://127.0.0.1:5005 --token SECRET
+  python -m willow.load_test --users 5 --turns 4 --url http://127.0.0.1:5005 --token SECRET --rest-token REST
 
 Without ``--url`` it starts its own action server and Rasa server on free local ports with
 the current model (``make train`` builds it), HTTP API on behind a random token, keeping
 conversations in memory (``--sqlite``: in a new SQLite file, as ``make run`` does). With
-``--url`` the server needs ``--enable-api --auth-token`` for the check (``--token`` or
-``WILLOW_API_TOKEN``); without a token the check is skipped and the run fails. Hosts other
+``--url`` the server needs its REST channel on (``--rest-token`` or ``WILLOW_REST_TOKEN``) and
+``--enable-api --auth-token`` for the check (``--token`` or ``WILLOW_API_TOKEN``); without the
+API token the check is skipped and the run fails. Hosts other
 than this machine are refused unless ``--allow-remote``: never load-test what isn't yours.
 
 Bounded: every request has a timeout (``--timeout``) and the run stops starting new turns
@@ -43,9 +44,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
+
+from willow import conversation_ids
 
 # Conversation paths, as users write them. Each simulated user follows one path and, when it
 # runs out of turns to take, starts another: the order of topics inside a path matters
@@ -91,9 +94,10 @@ class Turn:
 
 @dataclass
 class User:
-    sender: str
+    sender: str  # the REST sender; socket.io users get their session from the server
     channel: str  # "rest" or "socketio"
     texts: List[str]
+    conversation: str = ""  # the conversation id the server keeps it under (rest:..., web:...)
     turns: List[Turn] = field(default_factory=list)  # the turns actually attempted
     problems: List[str] = field(default_factory=list)  # from the tracker check
     failure: Optional[str] = None  # could not start (socket.io connection refused)
@@ -206,8 +210,10 @@ class Progress:
 
 
 async def rest_user(
-    session: aiohttp.ClientSession, url: str, user: User, deadline: float, timeout: float, think: float
+    session: aiohttp.ClientSession, url: str, user: User, deadline: float, timeout: float, think: float,
+    rest_token: str = "",
 ) -> None:
+    user.conversation = conversation_ids.conversation_id(conversation_ids.REST, user.sender)
     for text in user.texts:
         if time.monotonic() > deadline:
             return
@@ -217,7 +223,7 @@ async def rest_user(
         try:
             async with session.post(
                 f"{url}/webhooks/rest/webhook", json={"sender": user.sender, "message": text},
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                headers={"Authorization": f"Bearer {rest_token}"}, timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 body = await response.text()
                 turn.latency = time.perf_counter() - started
@@ -245,10 +251,15 @@ async def socketio_user(url: str, user: User, deadline: float, timeout: float, q
     replies: "asyncio.Queue[float]" = asyncio.Queue()
     confirmed = asyncio.Event()
     sio.on("bot_uttered", lambda data: replies.put_nowait(time.perf_counter()))
-    sio.on("session_confirm", lambda data: confirmed.set())
+
+    def on_confirm(session: str) -> None:  # the server hands out the session (a new conversation)
+        user.conversation = conversation_ids.conversation_id(conversation_ids.WEB, str(session))
+        confirmed.set()
+
+    sio.on("session_confirm", on_confirm)
     try:
         await sio.connect(url, transports=["polling"], wait_timeout=timeout)
-        await sio.emit("session_request", {"session_id": user.sender})
+        await sio.emit("session_request", {"session_id": None})
         await asyncio.wait_for(confirmed.wait(), timeout)
     except Exception as e:  # noqa: BLE001  the user cannot start: its turns count as not sent
         user.failure = f"socket.io connect {type(e).__name__}: {str(e)[:120]}"
@@ -262,7 +273,7 @@ async def socketio_user(url: str, user: User, deadline: float, timeout: float, q
             user.turns.append(turn)
             started = time.perf_counter()
             try:
-                await sio.emit("user_uttered", {"message": text, "session_id": user.sender})
+                await sio.emit("user_uttered", {"message": text})
                 turn.latency = await asyncio.wait_for(replies.get(), timeout) - started
                 turn.replies = 1
                 while True:  # the channel sends one event per message and paragraph
@@ -325,8 +336,10 @@ async def verify(session: aiohttp.ClientSession, url: str, token: str, users: Li
     async def one(user: User) -> None:
         async with limit:
             try:
+                if not user.conversation:
+                    raise RuntimeError("it never got a conversation")
                 async with session.get(
-                    f"{url}/conversations/{user.sender}/tracker", params={"token": token},
+                    f"{url}/conversations/{quote(user.conversation, safe='/:')}/tracker", params={"token": token},
                     timeout=aiohttp.ClientTimeout(total=timeout),
                 ) as response:
                     if response.status != 200:
@@ -354,6 +367,7 @@ async def run(
     quiet: float = 1.0,
     think: float = 0,
     progress_every: float = 5,
+    rest_token: str = "",
 ) -> Report:
     """Runs the users against a running server and checks the trackers (when ``token`` is given)."""
     url = url.rstrip("/")
@@ -371,7 +385,7 @@ async def run(
         async def timed(user: User) -> None:
             try:
                 if user.channel == "rest":
-                    await rest_user(session, url, user, deadline, timeout, think)
+                    await rest_user(session, url, user, deadline, timeout, think, rest_token)
                 else:
                     await socketio_user(url, user, deadline, timeout, quiet, think)
             finally:
@@ -393,6 +407,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--url", help="a running Rasa server (default: start one with the current model)")
     parser.add_argument("--token", default=os.environ.get("WILLOW_API_TOKEN"),
                         help="its HTTP API token, for the tracker check (default: $WILLOW_API_TOKEN)")
+    parser.add_argument("--rest-token", default=os.environ.get("WILLOW_REST_TOKEN", ""),
+                        help="the server's REST token (default: $WILLOW_REST_TOKEN)")
     parser.add_argument("--allow-remote", action="store_true", help="allow a --url on another machine")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for one reply (default 60)")
     parser.add_argument("--max-seconds", type=float, default=600,
@@ -423,16 +439,17 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
 
-    def go(url: str, token: Optional[str]) -> Report:
+    def go(url: str, token: Optional[str], rest_token: str) -> Report:
         print(f"[load] {args.users} REST + {args.socketio_users} socket.io users x {args.turns} turns "
               f"against {url}", file=sys.stderr, flush=True)
         return asyncio.run(run(
             url, token, args.users, args.turns, args.socketio_users, seed=args.seed, timeout=args.timeout,
             max_seconds=args.max_seconds, quiet=args.quiet, think=args.think, progress_every=args.progress,
+            rest_token=rest_token,
         ))
 
     if args.url:
-        report = go(args.url, args.token)
+        report = go(args.url, args.token, args.rest_token)
     else:
         from willow import local_servers, model_files
 
@@ -451,7 +468,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             options["endpoints"] = args.endpoints
             print(f"[load] tracker and lock store from {args.endpoints}", file=sys.stderr, flush=True)
         with local_servers.running(model, logs, **options) as servers:
-            report = go(servers.url, servers.token)
+            report = go(servers.url, servers.token, servers.rest_token)
 
     print(report.markdown())
     for line in report.details():

@@ -16,9 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
+from urllib.parse import quote
 
 import requests
 import yaml
+
+from willow import conversation_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(Path(sys.executable).parent / "rasa")
@@ -64,25 +67,37 @@ def stop(process: subprocess.Popen) -> None:
 @dataclass
 class Servers:
     url: str
-    token: str
+    token: str  # the HTTP API's (--auth-token)
     actions_url: str
     rasa_log: Path
     actions_log: Path
     pid: Optional[int] = None  # of the Rasa server process
+    rest_token: str = ""  # WILLOW_REST_TOKEN: the REST channel is on only with one
+
+    @property
+    def rest_headers(self) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {self.rest_token}"}
 
     def say(self, sender: str, text: Any) -> List[Dict[str, Any]]:
         """Sends one message over the REST channel and returns the bot's replies."""
         response = requests.post(
             f"{self.url}/webhooks/rest/webhook",
             json={"sender": sender, "message": text},
+            headers=self.rest_headers,
             timeout=60,
         )
         response.raise_for_status()
         return response.json()
 
     def tracker(self, sender: str) -> Dict[str, Any]:
+        """The conversation of the REST client ``sender``."""
+        return self.conversation(conversation_ids.conversation_id(conversation_ids.REST, sender))
+
+    def conversation(self, conversation_id: str) -> Dict[str, Any]:
+        """A tracker by its full conversation id (``web:<session>``, ``telegram:<chat id>``...)."""
         response = requests.get(
-            f"{self.url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=30
+            f"{self.url}/conversations/{quote(conversation_id, safe='/:')}/tracker",
+            params={"token": self.token}, timeout=30,
         )
         response.raise_for_status()
         return response.json()
@@ -112,16 +127,20 @@ def _start_rasa(
     credentials: Path, env: Optional[Dict[str, str]], extra_args: Optional[List[str]],
 ) -> _Rasa:
     port, token = free_port(), secrets.token_hex(16)  # hex: a token starting with "-" reads as a CLI flag
+    # The REST channel is off without a token (as in `make run`); tests and tools turn it on.
+    # An env without WILLOW_REST_TOKEN's key gets a random one; an empty value keeps it off.
+    env = {"WILLOW_REST_TOKEN": secrets.token_hex(16), **(env or {})}
     process = start(
         [RASA, "run", "--model", str(model), "--port", str(port),
          "--endpoints", str(endpoints), "--credentials", str(credentials),
          "--enable-api", "--auth-token", token, *(extra_args or [])],
         log,
         # Bodies over 1 MB get 413, as with `make run` (Rasa only: actions receive whole trackers).
-        {"SANIC_REQUEST_MAX_SIZE": "1000000", **(env or {})},
+        {"SANIC_REQUEST_MAX_SIZE": "1000000", **env},
     )
     servers = Servers(url=f"http://127.0.0.1:{port}", token=token, actions_url=actions_url,
-                      rasa_log=log, actions_log=actions_log, pid=process.pid)
+                      rasa_log=log, actions_log=actions_log, pid=process.pid,
+                      rest_token=env["WILLOW_REST_TOKEN"])
     return _Rasa(process, servers)
 
 

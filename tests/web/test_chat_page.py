@@ -79,7 +79,8 @@ def test_chat_reload_and_crisis_links(page, web_stack):
     page.locator(".willow-input").fill("is that normal?")
     page.locator(".willow-send").click()
     wait_for_bot(page, shown + 1)
-    tracker = web_stack.servers.tracker(session_id)
+    assert len(session_id) == 32  # 128 random bits, handed out by the server
+    tracker = web_stack.servers.conversation(f"web:{session_id}")
     assert tracker["slots"]["topic"] == "cried"
     assert [e["parse_data"]["intent"]["name"] for e in tracker["events"] if e["event"] == "user"][-1] == "ask_is_normal"
 
@@ -227,3 +228,24 @@ def test_on_a_phone_the_crisis_reply_is_read_from_its_start(browser, web_stack):
     page.get_by_role("button", name="More lines and other countries").click()
     page.locator(".willow-bot", has_text="112 or 999 (Ireland)").wait_for()
     context.close()
+
+
+@pytest.mark.parametrize("stored", ["777001", "telegram:777001", "not-a-session"])
+def test_a_tab_holding_a_foreign_session_id_gets_a_fresh_conversation(page, web_stack, stored):
+    """The server decides the session: an id it does not hand out (another channel's id, a guess)
+    gets a new conversation, and the page drops what it showed for the old id."""
+    wait_for_bot(page, 1)
+    page.evaluate("""stored => {
+        sessionStorage.setItem('willow.session', JSON.stringify(stored));
+        sessionStorage.setItem('willow.transcript', JSON.stringify([{from: 'user', text: 'left over'}]));
+    }""", stored)
+    page.reload()
+    page.wait_for_function(
+        "stored => JSON.parse(sessionStorage.getItem('willow.session')) !== stored", arg=stored)
+    wait_for_bot(page, 1)
+    session_id = page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))")
+    assert len(session_id) == 32 and session_id != stored
+    assert page.locator(".willow-user").count() == 0  # "left over" is gone
+    assert bot_texts(page)[0] in first_paragraph("utter_intro")
+    events = web_stack.servers.conversation(f"web:{session_id}")["events"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["/greet"]

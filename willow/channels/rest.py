@@ -4,10 +4,20 @@ credentials.yml names it instead of ``rest:``::
 
     willow.channels.rest.RestInput:
 
+**Off unless enabled.** Only scripts, tests and the load test need it, so ``make run`` does not
+expose it: the webhook answers **404** until ``WILLOW_REST_TOKEN`` (at least 16 characters) is
+set, and then every request must carry ``Authorization: Bearer <WILLOW_REST_TOKEN>`` (**401**
+without it or with a wrong one).
+
 The webhook stays at ``POST /webhooks/rest/webhook`` (the channel is still named "rest") and
-answers valid requests exactly like Rasa's: a JSON list of the bot's messages, or with
+answers valid requests like Rasa's: a JSON list of the bot's messages, or with
 ``?stream=true`` one JSON message per line. Optional settings in credentials.yml:
 ``max_message_chars`` (default 10000) and ``max_pending_per_sender`` (default 100).
+
+**Conversation ids.** The conversation is ``rest:<sender>``
+(``willow.conversation_ids``), so a REST client can never reach the conversation of a
+Telegram, Slack or web user whose id it knows; replies still name the client's own ``sender``
+as ``recipient_id``.
 
 What differs from ``rasa.core.channels.rest`` and why (measured against 3.6.21):
 
@@ -19,14 +29,14 @@ What differs from ``rasa.core.channels.rest`` and why (measured against 3.6.21):
 - A missing ``sender`` put the message into one shared conversation called "default",
   so sender-less clients continued each other's conversations; a number or list was
   turned into a string. Here a missing, empty or non-string sender, or one longer than
-  255 characters (the SQL tracker store's column size), gets **400**.
+  250 characters (``rest:`` plus the sender must fit the SQL tracker store's 255), gets **400**.
 - Malformed JSON and invalid UTF-8 got Sanic's generic error page (HTML unless the client
   asked for JSON); here a JSON error (400).
   So do JSON nested too deeply to parse, NUL characters and lone surrogates
   (``"\\ud800"``), which the SQL tracker stores cannot save.
 - ``metadata`` that is not an object crashed message handling (200 ``[]``, text in the
-  log); ``input_channel`` was passed on whatever its type. Here both get **400** unless
-  they are an object and a string.
+  log): here **400**. ``input_channel`` let a REST client file its message under any channel
+  (``"telegram"``); here anything but ``"rest"`` gets **400**.
 - A message longer than ``max_message_chars`` gets **413**. Very long messages block the
   server's event loop while they are parsed (100,000 characters: 1.7 s for every user;
   1 MB: 3 s) and spaCy refuses more than 1,000,000 characters (Rasa answered ``200 []``
@@ -45,24 +55,30 @@ reach this code: Sanic answers 413 itself.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import os
 import traceback
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 import rasa.utils.endpoints
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.channels.rest import RestInput as RasaRestInput
+from rasa.core.channels.rest import QueueOutputChannel
+from rasa.core.channels.rest import RestInput as RasaRestInput  # noqa: I001
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from willow import conversation_ids
 from willow.channels import sender_queue
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_CHARS = 10_000
-MAX_SENDER_CHARS = 255  # rasa.core.tracker_store.SQLTrackerStore: sender_id is String(255)
+MAX_SENDER_CHARS = conversation_ids.max_local_chars(conversation_ids.REST)
+ENV_TOKEN = "WILLOW_REST_TOKEN"
+MIN_TOKEN_CHARS = 16
 
 
 class BadRequest(Exception):
@@ -86,7 +102,7 @@ def check_text(value: Text, field: Text) -> None:
 
 
 def parse_body(body: bytes, max_message_chars: int) -> Dict[Text, Any]:
-    """The validated request: sender, message, and optional metadata and input_channel."""
+    """The validated request: sender, message and optional metadata."""
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -118,9 +134,45 @@ def parse_body(body: bytes, max_message_chars: int) -> Dict[Text, Any]:
     if metadata is not None and not isinstance(metadata, dict):
         raise BadRequest("'metadata' must be a JSON object")
     input_channel = data.get("input_channel")
-    if input_channel is not None and not isinstance(input_channel, str):
-        raise BadRequest("'input_channel' must be a string")
-    return {"sender": sender, "message": message, "metadata": metadata, "input_channel": input_channel}
+    if input_channel is not None and input_channel != RestInput.name():
+        raise BadRequest("'input_channel' can only be \"rest\": a REST client cannot speak for another channel")
+    return {"sender": sender, "message": message, "metadata": metadata}
+
+
+def token_problem(token: Optional[Text]) -> Optional[Text]:
+    """Why the REST channel is off with this token, or None when it is on."""
+    if not token:
+        return f"{ENV_TOKEN} is not set"
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"{ENV_TOKEN} is shorter than {MIN_TOKEN_CHARS} characters"
+    return None
+
+
+def bearer_token(request: Request) -> Text:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+class ReplyToClient:
+    """Output channel mixin: replies name the client's own sender as ``recipient_id``, not the
+    namespaced conversation id Rasa sends them to."""
+
+    client_sender: Text = ""
+
+    async def _persist_message(self, message: Dict[Text, Any]) -> None:
+        await super()._persist_message({**message, "recipient_id": self.client_sender})  # type: ignore[misc]
+
+
+class RestCollector(ReplyToClient, CollectingOutputChannel):
+    def __init__(self, client_sender: Text) -> None:
+        super().__init__()
+        self.client_sender = client_sender
+
+
+class RestStream(ReplyToClient, QueueOutputChannel):
+    def __init__(self, client_sender: Text, queue: asyncio.Queue) -> None:
+        super().__init__(queue)
+        self.client_sender = client_sender
 
 
 class RestInput(RasaRestInput):
@@ -128,8 +180,14 @@ class RestInput(RasaRestInput):
         self,
         max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
         max_pending_per_sender: Optional[int] = None,
+        token: Optional[Text] = None,
     ) -> None:
         self.max_message_chars = int(max_message_chars)
+        self.token = token or ""
+        self.problem = token_problem(token)
+        if self.problem:
+            logger.info("The REST channel is off (%s); /webhooks/rest/webhook answers 404. "
+                        "Set %s to enable it (README, REST).", self.problem, ENV_TOKEN)
         self.queues = sender_queue.queues
         if max_pending_per_sender is not None:
             self.queues = sender_queue.SenderQueues(int(max_pending_per_sender))
@@ -140,43 +198,84 @@ class RestInput(RasaRestInput):
         return cls(
             max_message_chars=credentials.get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS),
             max_pending_per_sender=credentials.get("max_pending_per_sender"),
+            token=os.environ.get(ENV_TOKEN),  # a secret: never in credentials.yml
         )
+
+    def refusal(self, request: Request) -> Optional[HTTPResponse]:
+        """404 while the channel is off, 401 without the right token; None lets the request in."""
+        if self.problem:
+            return error(404, f"the REST channel is off: set {ENV_TOKEN} to enable it (README, REST)")
+        if not hmac.compare_digest(bearer_token(request).encode(), self.token.encode()):
+            return error(401, "missing or wrong token: send 'Authorization: Bearer <WILLOW_REST_TOKEN>'",
+                         headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    def stream_reply(
+        self, in_turn: Callable[[UserMessage], Awaitable[Any]], data: Dict[Text, Any], conversation: Text
+    ) -> Callable[[Any], Awaitable[None]]:
+        """Like Rasa's ``stream_response``: one JSON message per line, as the bot sends them."""
+
+        async def stream(resp: Any) -> None:
+            queue: asyncio.Queue = asyncio.Queue()
+            message = UserMessage(data["message"], RestStream(data["sender"], queue), conversation,
+                                  input_channel=self.name(), metadata=data["metadata"])
+
+            async def handle() -> None:
+                try:
+                    await in_turn(message)
+                except Exception as e:  # noqa: BLE001  never log the text
+                    logger.error("Handling a streamed REST message failed: %s", type(e).__name__)
+                finally:
+                    await queue.put("DONE")
+
+            task = asyncio.ensure_future(handle())
+            while True:
+                result = await queue.get()
+                if result == "DONE":
+                    break
+                await resp.write(json.dumps(result) + "\n")
+            await task
+
+        return stream
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("willow_rest_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
+            if self.problem:
+                return error(404, f"the REST channel is off: set {ENV_TOKEN} to enable it (README, REST)")
             return response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> Any:
+            refused = self.refusal(request)
+            if refused is not None:
+                logger.debug("Refused a REST request (%s).", refused.status)
+                return refused
             try:
                 data = parse_body(request.body or b"", self.max_message_chars)
             except BadRequest as e:
                 logger.debug("Refused a REST request (%s): %s", e.status, e.error)
                 return error(e.status, e.error)
-            sender_id = data["sender"]
+            sender_id = conversation_ids.conversation_id(conversation_ids.REST, data["sender"])
             if self.queues.full(sender_id):
                 logger.warning("Refused a REST message: this sender already has %s waiting.", self.queues.max_pending)
                 return error(429, "too many messages from this sender are waiting; retry later",
                              headers={"Retry-After": "1"})
-            input_channel = data["input_channel"] or self.name()
 
             async def in_turn(message: UserMessage) -> None:
                 async with self.queues.turn(message.sender_id):
                     await on_new_message(message)
 
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
-                return response.stream(
-                    self.stream_response(in_turn, data["message"], sender_id, input_channel, data["metadata"]),
-                    content_type="text/event-stream",
-                )
-            collector = CollectingOutputChannel()
+                return response.stream(self.stream_reply(in_turn, data, sender_id),
+                                       content_type="text/event-stream")
+            collector = RestCollector(data["sender"])
             try:
                 await in_turn(
                     UserMessage(data["message"], collector, sender_id,
-                                input_channel=input_channel, metadata=data["metadata"])
+                                input_channel=self.name(), metadata=data["metadata"])
                 )
             except sender_queue.Busy:
                 return error(429, "too many messages from this sender are waiting; retry later",

@@ -26,7 +26,12 @@ What differs from ``rasa.core.channels.slack`` and why:
   header, or the same message arriving as both ``message`` and ``app_mention``, is dropped too.
 - Replies go to ``SLACK_API_URL`` (tests use a fake Slack on 127.0.0.1), and without
   ``as_user``, a legacy argument that new Slack apps may not send.
-- Nothing here logs message text, at any level: conversations are health-adjacent.
+- The conversation is ``slack:<team id>:<user id>`` (``willow.conversation_ids``; with
+  Rasa's ``conversation_granularity`` "channel" or "thread" the channel and thread follow).
+  Rasa keyed it by the bare user id, which anyone in the workspace can read and any REST or
+  web client could send as its own id.
+- Nothing here logs message text, at any level: conversations are health-adjacent. Nor user
+  or channel ids at the default level (INFO): they identify the person.
   Its log lines follow Rasa's LOG_LEVEL (the root logger drops to WARNING while the
   model loads, when numpy.distutils is imported, which would hide them).
 
@@ -54,6 +59,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError
 
+from willow import conversation_ids
 from willow.channels import note
 
 logger = logging.getLogger(__name__)
@@ -164,6 +170,14 @@ class SlackBot(note.NoteAsOneMessage, RasaSlackBot):
         super().__init__(token, slack_channel, thread_id, proxy)
         # AsyncWebClient joins base_url and the method name, so it needs the trailing slash.
         self.client.base_url = api_url if api_url.endswith("/") else api_url + "/"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        # Replies go to the event's channel (``slack_channel``); should Rasa ever send to the
+        # bare conversation, its Slack id is the user id: ``slack:T1:U1_C1_ts`` -> ``U1``.
+        if conversation_ids.channel_of(recipient_id) == conversation_ids.SLACK:
+            local = conversation_ids.local_id(recipient_id, conversation_ids.SLACK)
+            recipient_id = local.partition(conversation_ids.SEPARATOR)[2].split("_", 1)[0]
+        await super().send_response(recipient_id, message)
 
     async def _post_message(self, channel: Text, **kwargs: Any) -> None:
         # as_user is for classic apps only; a bot token posts as the bot anyway.
@@ -409,10 +423,7 @@ class SlackInput(RasaSlackInput):
 
         metadata = self._event_metadata(payload)
         if not self._is_supported_channel(payload, metadata):
-            logger.info(
-                "Ignored a Slack message in channel %s (not a DM, a mention or %s).",
-                metadata.get("out_channel"), ENV_CHANNEL,
-            )
+            logger.info("Ignored a Slack message in a channel that is not a DM, a mention or %s.", ENV_CHANNEL)
             return response.json({"ok": True, "ignored": "channel not supported"})
 
         keys = []
@@ -429,9 +440,22 @@ class SlackInput(RasaSlackInput):
         return self._dispatch(
             on_new_message,
             self._sanitize_user_message(event.get("text", ""), metadata["users"]),
-            self._get_conversation_id(sender, metadata["out_channel"], metadata["thread_id"]),
+            self._conversation(payload.get("team_id") or event.get("team"), sender, metadata),
             metadata,
         )
+
+    @staticmethod
+    def _interaction_team(payload: Dict[Text, Any]) -> Any:
+        for part, key in (("team", "id"), ("user", "team_id")):
+            value = payload.get(part)
+            if isinstance(value, dict) and value.get(key):
+                return value[key]
+        return None
+
+    def _conversation(self, team: Any, sender: Text, metadata: Dict[Text, Any]) -> Text:
+        """``slack:<team>:<Rasa's id for the sender, channel and thread>``."""
+        local = self._get_conversation_id(sender, metadata["out_channel"], metadata["thread_id"])
+        return conversation_ids.conversation_id(conversation_ids.SLACK, str(team or ""), local)
 
     async def _handle_interaction(
         self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -457,7 +481,7 @@ class SlackInput(RasaSlackInput):
         return self._dispatch(
             on_new_message,
             str(value),
-            self._get_conversation_id(sender, metadata["out_channel"], metadata["thread_id"]),
+            self._conversation(self._interaction_team(payload), sender, metadata),
             metadata,
         )
 

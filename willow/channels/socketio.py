@@ -1,4 +1,4 @@
-"""The web chat channel: Rasa's socket.io channel with three fixes.
+"""The web chat channel: Rasa's socket.io channel with these fixes.
 
 1. Session persistence works. Rasa 3.6.21 calls ``sio.enter_room`` without ``await``;
    since python-socketio 5.10 that is a coroutine, so the socket never joins its session
@@ -18,18 +18,24 @@
    first come, first served (``willow.channels.sender_queue``) instead of polling Rasa's lock
    once a second; past 100 waiting messages a sender's further messages are dropped with a
    warning. Messages longer than ``MAX_MESSAGE_CHARS`` (10,000; the page allows 2,000) are
-   dropped with a warning: parsing them blocks the server for everyone. So are session ids
-   longer than 255 characters and text with NUL characters or lone surrogates, which the SQL
-   tracker stores cannot save.
+   dropped with a warning: parsing them blocks the server for everyone. So is text with NUL
+   characters or lone surrogates, which the SQL tracker stores cannot save.
 5. The note for the next session arrives as one event with copy and download data
    (``willow.channels.note``).
+6. The server, not the page, decides the conversation. Rasa took the ``session_id`` of every
+   ``user_uttered`` event as the sender id, so any client could write into any conversation
+   (a Telegram chat id, another visitor's session). Here a session id is 128 random bits as 32
+   hex digits (``conversation_ids.new_web_session``); ``session_request`` keeps a well-formed
+   one (a reload continues its conversation) and answers anything else, or nothing, with a new
+   one in ``session_confirm``. The server remembers each socket's session and ignores the
+   ``session_id`` in messages; the conversation is ``web:<session>``. A socket that asks for
+   a new session leaves the old one's room, so no late reply of the old conversation reaches it.
 """
 from __future__ import annotations
 
 import logging
 import os
 import re
-import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import engineio.payload
@@ -38,6 +44,7 @@ from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
 
+from willow import conversation_ids
 from willow.channels import note, rest, sender_queue
 
 logger = logging.getLogger(__name__)
@@ -72,6 +79,8 @@ class SocketIOInput(RasaSocketIOInput):
         return channel
 
     allowed_origins: List[Text] = parse_origins(DEFAULT_ORIGINS)
+    # socket id -> the conversation it joined; only this process's sockets (sticky sessions).
+    sessions: Dict[Text, Text]
 
     def origin_allowed(self, environ: Dict[Text, Any]) -> bool:
         origin = environ.get("HTTP_ORIGIN")
@@ -85,6 +94,19 @@ class SocketIOInput(RasaSocketIOInput):
         )
         sio = self.sio
         rasa_connect = sio.handlers[self.namespace or "/"]["connect"]
+        self.sessions = {}
+
+        async def join(sid: Text, requested: Any) -> Text:
+            """The socket's conversation: the requested session if well-formed, else a new one."""
+            session = requested if conversation_ids.is_web_session(requested) else conversation_ids.new_web_session()
+            room = conversation_ids.conversation_id(conversation_ids.WEB, session)
+            previous = self.sessions.get(sid)
+            if previous is not None and previous != room:
+                await sio.leave_room(sid, previous, namespace=self.namespace)
+            self.sessions[sid] = room
+            await sio.enter_room(sid, room, namespace=self.namespace)
+            await sio.emit("session_confirm", session, room=sid, namespace=self.namespace)
+            return room
 
         # Registering an event again replaces Rasa's handler for it.
         @sio.on("connect", namespace=self.namespace)
@@ -94,34 +116,30 @@ class SocketIOInput(RasaSocketIOInput):
                 return False
             return await rasa_connect(sid, environ, auth)
 
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            self.sessions.pop(sid, None)
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
-            data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id")
-            if not isinstance(session_id, str) or not session_id.strip():
-                session_id = uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            await join(sid, data.get("session_id") if isinstance(data, dict) else None)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
                 logger.debug("Dropped a malformed socket.io message event.")
                 return
-            sender_id = data.get("session_id") if self.session_persistence else sid
-            if not isinstance(sender_id, str) or not sender_id or len(sender_id) > rest.MAX_SENDER_CHARS:
-                logger.debug("Dropped a socket.io message without a usable session id.")
-                return
             if len(data.get("message", "")) > MAX_MESSAGE_CHARS:
                 logger.warning("Dropped a socket.io message longer than %s characters.", MAX_MESSAGE_CHARS)
                 return
             try:  # NUL characters and lone surrogates: SQL tracker stores cannot save them
-                rest.check_text(sender_id, "session_id")
                 rest.check_text(data.get("message", ""), "message")
             except rest.BadRequest as e:
                 logger.debug("Dropped a socket.io message: %s", e.error)
                 return
+            # The session this socket joined, whatever session_id the event names. A socket that
+            # never asked for one (a client that skipped session_request) gets a new one.
+            sender_id = self.sessions.get(sid) or await join(sid, None)
             metadata = data.get(self.metadata_key)
             message = UserMessage(
                 data.get("message", ""),

@@ -30,6 +30,8 @@ What differs from ``rasa.core.channels.telegram`` and why:
 * Pressing a button sends its payload as the user's message and answers the callback query, so
   the button stops spinning in the user's app.
 * Message text is never logged above DEBUG: conversations are health-adjacent.
+* The conversation is ``telegram:<chat id>`` (``willow.conversation_ids``): Rasa keyed it
+  by the bare chat id, which any REST or web client could send as its own id.
 
 This module only transports: what Willow says comes from Rasa's domain.
 
@@ -56,6 +58,7 @@ from rasa.core.channels import telegram as rasa_telegram
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 
+from willow import conversation_ids
 from willow.channels import note
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -200,6 +203,11 @@ class TelegramOutput(note.NoteAsOneMessage, rasa_telegram.TelegramOutput):
             self, access_token, server=TelegramAPIServer.from_base(api_url), timeout=SEND_TIMEOUT
         )
 
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        # Rasa hands back the conversation id; Telegram needs the chat id inside it.
+        chat_id = conversation_ids.local_id(recipient_id, conversation_ids.TELEGRAM)
+        await super().send_response(chat_id, message)
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         # Like Rasa (one Telegram message per paragraph), but Telegram rejects empty messages.
         for part in text.strip().split("\n\n"):
@@ -343,7 +351,7 @@ class TelegramInput(rasa_telegram.TelegramInput):
                 UserMessage(
                     text,
                     self._output,
-                    str(chat["id"]),
+                    conversation_ids.conversation_id(conversation_ids.TELEGRAM, str(chat["id"])),
                     input_channel=self.name(),
                     metadata=self.get_metadata(request),
                 )

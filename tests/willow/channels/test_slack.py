@@ -8,75 +8,24 @@ and the tracker. The unit tests at the end need neither model nor servers.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from slack_sdk.signature import SignatureVerifier
 
 from tests import domain_files, note_turns
-from tests.conftest import ARTIFACTS
+from tests.channel_clients import BOT_TOKEN, CONFIGURED_CHANNEL, TEAM, message_event, new_id, new_ts, sign
 from tests.willow.channels.fake_slack import BOT_USER_ID, FakeSlack
 from willow import local_servers
 from willow.channels import slack as willow_slack
 
-SIGNING_SECRET = f"test-secret-{uuid.uuid4().hex}"
-BOT_TOKEN = f"xoxb-test-{uuid.uuid4().hex}"
-# The one channel (besides DMs and mentions) where Willow answers every message.
-CONFIGURED_CHANNEL = f"C{uuid.uuid4().hex[:10].upper()}"
 INTRO_PAYLOADS = ["/cried_in_therapy", "/not_crying", "/fear_of_crying", "/ask_is_normal"]
-_ts = itertools.count(1)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10].upper()}"
-
-
-def new_ts() -> str:
-    """A Slack message timestamp, unique within the test run."""
-    return f"{int(time.time())}.{next(_ts):06d}"
-
-
-def sign(body: bytes, timestamp: Optional[int] = None, secret: str = SIGNING_SECRET) -> Dict[str, str]:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = SignatureVerifier(secret).generate_signature(timestamp=str(timestamp), body=body)
-    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature}
-
-
-def message_event(
-    user: str,
-    channel: str,
-    text: str,
-    *,
-    channel_type: str = "im",
-    kind: str = "message",
-    ts: Optional[str] = None,
-    thread_ts: Optional[str] = None,
-) -> Dict[str, Any]:
-    """An Events API envelope as Slack sends it for a message (or an app_mention)."""
-    ts = ts or new_ts()
-    event = {
-        "type": kind, "user": user, "text": text, "ts": ts, "channel": channel,
-        "event_ts": ts, "channel_type": channel_type, "team": "TWILLOW",
-    }
-    if kind == "app_mention":
-        del event["channel_type"]
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return {
-        "token": "deprecated-verification-token", "team_id": "TWILLOW", "api_app_id": "AWILLOW",
-        "type": "event_callback", "event_id": new_id("Ev"), "event_time": int(time.time()),
-        "event": event,
-        "authorizations": [{"team_id": "TWILLOW", "user_id": BOT_USER_ID, "is_bot": True}],
-    }
 
 
 @dataclass
@@ -114,8 +63,9 @@ class Slack:
         """Waits until ``count`` messages were posted to ``channel`` and returns them all."""
         return self.fake.wait_for(lambda fake: len(fake.posts(channel)) >= count and fake.posts(channel))
 
-    def user_turns(self, conversation_id: str) -> List[Dict[str, Any]]:
-        events = self.servers.tracker(conversation_id)["events"]
+    def user_turns(self, user: str) -> List[Dict[str, Any]]:
+        """The user's turns in their conversation, ``slack:<team>:<user>``."""
+        events = self.servers.conversation(f"slack:{TEAM}:{user}")["events"]
         return [e for e in events if e["event"] == "user"]
 
     def settle(self) -> None:
@@ -135,23 +85,10 @@ def joined_text(posts: List[Dict[str, Any]]) -> str:
     return "\n\n".join(p.get("text", "") for p in posts)
 
 
-@pytest.fixture(scope="module")
-def slack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slack]:
-    credentials = tmp_path_factory.mktemp("slack") / "credentials.yml"
-    credentials.write_text("rest:\nwillow.channels.slack.SlackInput:\n")
-    with FakeSlack() as fake:
-        env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake.url,
-            "SLACK_USE_THREADS": "true",
-            "SLACK_CHANNEL": CONFIGURED_CHANNEL,
-            # slack_sdk routes API calls through a proxy from these variables, which
-            # would never reach a fake on 127.0.0.1; empty values switch that off.
-            "HTTPS_PROXY": "", "https_proxy": "", "HTTP_PROXY": "", "http_proxy": "",
-        }
-        with local_servers.running(model_path, ARTIFACTS / "slack", credentials=credentials, env=env) as servers:
-            yield Slack(servers, fake)
+@pytest.fixture
+def slack(servers: local_servers.Servers, slack_fake: FakeSlack) -> Slack:
+    """The session's servers run the Slack channel (tests/channel_clients.py's settings)."""
+    return Slack(servers, slack_fake)
 
 
 # -- through the real servers ----------------------------------------------------------------
@@ -309,7 +246,8 @@ def test_a_button_click_reaches_rasa_as_its_payload(slack):
     slack.say(user, channel, "hi")
     (intro,) = slack.replies(channel)
     click = {
-        "type": "block_actions", "user": {"id": user}, "channel": {"id": channel},
+        "type": "block_actions", "team": {"id": TEAM, "domain": "willow-test"},
+        "user": {"id": user, "team_id": TEAM}, "channel": {"id": channel},
         "trigger_id": uuid.uuid4().hex, "message": {"ts": new_ts(), "text": intro["text"]},
         "actions": [{"type": "button", "value": "/ask_is_normal", "action_ts": new_ts()}],
     }

@@ -6,39 +6,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List
 
 import aiohttp
 import pytest
-import requests
 
 from tests import domain_files, note_turns
 from tests.conftest import ARTIFACTS, ROOT
+from tests.channel_clients import (SECRET, TOKEN, WEBHOOK_URL, _message, _update, _user, button_update,
+                                    new_chat, telegram_env, text_update)
+from tests.channel_clients import post_telegram as post
 from tests.willow.channels.fake_telegram import FakeTelegram
 from willow import local_servers
 from willow.channels import telegram
 
-TOKEN = "123456789:AAF-willow-fake-token_0123456789"
-USERNAME = "willow_test_bot"
-SECRET = secrets.token_urlsafe(32)  # A-Z a-z 0-9 _ -, as Telegram requires
-WEBHOOK_URL = "https://example.invalid/webhooks/telegram/webhook"
 SETTINGS = ("TELEGRAM_TOKEN", "TELEGRAM_SECRET_TOKEN", "TELEGRAM_WEBHOOK_URL",
             "TELEGRAM_BOT_USERNAME", "TELEGRAM_API_URL")
 ALL_BUTTON_PAYLOADS = sorted({
     button["payload"]
     for variations in domain_files.RESPONSES.values() for v in variations for button in v.get("buttons") or []
 })
-
-
-def telegram_env(api_url: str) -> Dict[str, str]:
-    return {"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_API_URL": api_url, "TELEGRAM_SECRET_TOKEN": SECRET,
-            "TELEGRAM_BOT_USERNAME": USERNAME, "TELEGRAM_WEBHOOK_URL": WEBHOOK_URL}
 
 
 def write_credentials(directory: Path) -> Path:
@@ -52,36 +44,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{local_servers.free_port()}"
 
 
-# -- Telegram updates, as the Bot API posts them ------------------------------------------------
-def new_chat() -> int:
-    """A chat id no other test uses, so each test reads only its own replies."""
-    return 10**9 + uuid.uuid4().int % 10**9
-
-
-def _user(chat: int) -> Dict[str, Any]:
-    return {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "en"}
-
-
-def _message(chat: int, **fields: Any) -> Dict[str, Any]:
-    return {"message_id": secrets.randbelow(10**6), "date": int(time.time()), "from": _user(chat),
-            "chat": {"id": chat, "type": "private", "first_name": "Test"}, **fields}
-
-
-def _update(**fields: Any) -> Dict[str, Any]:
-    return {"update_id": secrets.randbelow(10**9), **fields}
-
-
-def text_update(chat: int, text: str) -> Dict[str, Any]:
-    return _update(message=_message(chat, text=text))
-
-
-def button_update(chat: int, data: str, query_id: str) -> Dict[str, Any]:
-    bot_message = _message(chat, text="(the message the button was on)")
-    bot_message["from"] = {"id": 123456789, "is_bot": True, "first_name": "Willow", "username": USERNAME}
-    return _update(callback_query={"id": query_id, "from": _user(chat), "chat_instance": "42",
-                                   "data": data, "message": bot_message})
-
-
+# -- Telegram updates, as the Bot API posts them (the builders are in tests/channel_clients.py) ----
 def ignored_updates(chat: int) -> List[Dict[str, Any]]:
     """Updates that carry no text for Willow: the user blocked the bot, an edit, a sticker, a location."""
     member = {"user": _user(chat), "status": "member", "until_date": 0}
@@ -100,12 +63,6 @@ def ignored_updates(chat: int) -> List[Dict[str, Any]]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def post(servers: local_servers.Servers, update: Dict[str, Any],
-         secret: Optional[str] = SECRET) -> requests.Response:
-    headers = {} if secret is None else {telegram.SECRET_HEADER: secret}
-    return requests.post(f"{servers.url}/webhooks/telegram/webhook", json=update, headers=headers, timeout=60)
-
-
 def said(fake: FakeTelegram, chat: int) -> str:
     return "\n\n".join(call.params["text"] for call in fake.sent_to(chat))
 
@@ -130,20 +87,10 @@ def wait_for_log(log: Path, *needles: str, timeout: float = 30) -> str:
     return found
 
 
-# -- fixtures: one fake Bot API and one pair of real servers for the module ----------------------
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram(token=TOKEN, username=USERNAME) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def servers(model_path: Path, fake: FakeTelegram, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[local_servers.Servers]:
-    credentials = write_credentials(tmp_path_factory.mktemp("telegram"))
-    with local_servers.running(model_path, ARTIFACTS / "telegram", credentials=credentials,
-                               env=telegram_env(fake.url)) as running:
-        yield running
+# -- fixtures: the session's servers run the Telegram channel against the session's fake ---------
+@pytest.fixture
+def fake(telegram_fake: FakeTelegram) -> FakeTelegram:
+    return telegram_fake
 
 
 # -- through the real server ----------------------------------------------------------------------
