@@ -4,6 +4,7 @@ channel of credentials.yml with these settings, pointed at fakes on 127.0.0.1.""
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import time
 import uuid
@@ -132,8 +133,6 @@ def message_event(
 
 def post_slack(servers: local_servers.Servers, payload: Dict[str, Any]) -> requests.Response:
     """A signed Events API request, as Slack posts it."""
-    import json
-
     body = json.dumps(payload).encode("utf-8")
     return requests.post(f"{servers.url}/webhooks/slack/webhook", data=body, timeout=30,
                          headers={"Content-Type": "application/json", **sign(body)})

@@ -201,10 +201,14 @@ class RestInput(RasaRestInput):
             token=os.environ.get(ENV_TOKEN),  # a secret: never in credentials.yml
         )
 
+    @staticmethod
+    def off() -> HTTPResponse:
+        return error(404, f"the REST channel is off: set {ENV_TOKEN} to enable it (README, REST)")
+
     def refusal(self, request: Request) -> Optional[HTTPResponse]:
         """404 while the channel is off, 401 without the right token; None lets the request in."""
         if self.problem:
-            return error(404, f"the REST channel is off: set {ENV_TOKEN} to enable it (README, REST)")
+            return self.off()
         if not hmac.compare_digest(bearer_token(request).encode(), self.token.encode()):
             return error(401, "missing or wrong token: send 'Authorization: Bearer <WILLOW_REST_TOKEN>'",
                          headers={"WWW-Authenticate": "Bearer"})
@@ -243,9 +247,7 @@ class RestInput(RasaRestInput):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            if self.problem:
-                return error(404, f"the REST channel is off: set {ENV_TOKEN} to enable it (README, REST)")
-            return response.json({"status": "ok"})
+            return self.off() if self.problem else response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> Any:

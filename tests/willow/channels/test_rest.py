@@ -90,8 +90,6 @@ def route_handler(channel: rest.RestInput, on_new_message, uri: str = "/webhook"
     return route.handler
 
 
-webhook_handler = route_handler
-
 
 def request(raw: bytes, authorization: Optional[str] = f"Bearer {TOKEN}") -> SimpleNamespace:
     headers = {} if authorization is None else {"authorization": authorization}
@@ -107,7 +105,7 @@ def test_a_valid_message_is_handled_in_the_rest_namespace_and_answered_to_the_cl
         assert (message.sender_id, message.text, message.input_channel) == ("rest:me", "hi", "rest")
         await message.output_channel.send_text_message(message.sender_id, "hello")
 
-    handler = webhook_handler(channel(), on_new_message)
+    handler = route_handler(channel(), on_new_message)
     response = asyncio.run(handler(request(body(sender="me", message="hi"))))
     assert response.status == 200
     assert replies(response) == [{"recipient_id": "me", "text": "hello"}]
@@ -119,7 +117,7 @@ def test_another_channels_id_as_sender_stays_in_the_rest_namespace():
     async def on_new_message(message):
         seen.append(message.sender_id)
 
-    handler = webhook_handler(channel(), on_new_message)
+    handler = route_handler(channel(), on_new_message)
     for sender in ("telegram:777001", "777001", "web:" + "a" * 32, "slack:T1:U1"):
         assert asyncio.run(handler(request(body(sender=sender, message="hi")))).status == 200
     assert seen == ["rest:telegram:777001", "rest:777001", "rest:web:" + "a" * 32, "rest:slack:T1:U1"]
@@ -131,7 +129,7 @@ def test_without_a_usable_token_the_channel_is_off_and_answers_404(token):
         raise AssertionError("must not be called")
 
     off = rest.RestInput(token=token)
-    response = asyncio.run(webhook_handler(off, on_new_message)(request(body(sender="me", message="hi"))))
+    response = asyncio.run(route_handler(off, on_new_message)(request(body(sender="me", message="hi"))))
     assert response.status == 404
     assert "WILLOW_REST_TOKEN" in replies(response)["error"]
     health = asyncio.run(route_handler(off, on_new_message, "/")(request(b"")))
@@ -144,7 +142,7 @@ def test_a_missing_or_wrong_token_gets_401_and_never_reaches_rasa(authorization)
     async def on_new_message(message):
         raise AssertionError("must not be called")
 
-    handler = webhook_handler(channel(), on_new_message)
+    handler = route_handler(channel(), on_new_message)
     response = asyncio.run(handler(request(body(sender="me", message="hi"), authorization)))
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -181,7 +179,7 @@ def test_a_refused_request_gets_a_json_error_and_never_reaches_rasa():
     async def on_new_message(message):
         raise AssertionError("must not be called")
 
-    handler = webhook_handler(channel(), on_new_message)
+    handler = route_handler(channel(), on_new_message)
     response = asyncio.run(handler(request(b"[1, 2]")))
     assert (response.status, response.content_type) == (400, "application/json")
     assert replies(response)["status"] == 400
@@ -193,7 +191,7 @@ def test_a_failure_inside_rasa_is_a_500_and_the_text_is_not_logged(caplog):
         raise ValueError(f"something about {message.text}")
 
     caplog.set_level(logging.DEBUG, logger="willow.channels.rest")
-    handler = webhook_handler(channel(), on_new_message)
+    handler = route_handler(channel(), on_new_message)
     response = asyncio.run(handler(request(body(sender="me", message="secret-marker-123"))))
     assert response.status == 500
     assert replies(response)["error"] == "the message could not be handled"
@@ -210,7 +208,7 @@ def test_one_senders_messages_run_one_at_a_time_in_arrival_order_others_in_paral
         log.append(f"end {message.sender_id} {message.text}")
         await message.output_channel.send_text_message(message.sender_id, "ok")
 
-    handler = webhook_handler(channel(), on_new_message)
+    handler = route_handler(channel(), on_new_message)
 
     async def main():
         return await asyncio.gather(
@@ -234,7 +232,7 @@ def test_a_sender_with_a_full_queue_gets_429():
         await message.output_channel.send_text_message(message.sender_id, "ok")
 
     limited = channel(max_pending_per_sender=2)
-    handler = webhook_handler(limited, on_new_message)
+    handler = route_handler(limited, on_new_message)
 
     async def main():
         nonlocal release
@@ -256,7 +254,7 @@ def test_max_message_chars_comes_from_the_credentials(monkeypatch):
     monkeypatch.setenv("WILLOW_REST_TOKEN", TOKEN)
     configured = rest.RestInput.from_credentials({"max_message_chars": 5, "max_pending_per_sender": 2})
     assert configured.queues.max_pending == 2
-    handler = webhook_handler(configured, lambda message: None)
+    handler = route_handler(configured, lambda message: None)
     response = asyncio.run(handler(request(body(sender="a", message="123456"))))
     assert response.status == 413
     assert rest.RestInput.from_credentials(None).max_message_chars == rest.DEFAULT_MAX_MESSAGE_CHARS
