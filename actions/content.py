@@ -9,7 +9,7 @@ import abc
 import functools
 import random
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 import yaml
 from rasa_sdk import Action, Tracker
@@ -26,9 +26,37 @@ def load(name: Text) -> Dict[Text, Any]:
         return yaml.safe_load(handle)
 
 
-def pick(options: Sequence[Text]) -> Text:
-    """Chooses one variation, so repeat visitors don't read the same sentence twice."""
-    return random.choice(list(options))
+def texts_sent(tracker: Tracker) -> List[Text]:
+    """What Willow has said in this session, oldest first."""
+    sent: List[Text] = []
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            sent = []
+        elif event.get("event") == "bot" and event.get("text"):
+            sent.append(event["text"])
+    return sent
+
+
+def ran_before(tracker: Tracker, action: Text) -> bool:
+    """Whether ``action`` already ran in this session (the running one is not in the events yet)."""
+    ran = False
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            ran = False
+        elif event.get("event") == "action" and event.get("name") == action:
+            ran = True
+    return ran
+
+
+def pick(options: Sequence[Text], tracker: Optional[Tracker] = None) -> Text:
+    """Chooses one variation; with ``tracker``, one this conversation has not been sent yet
+    (willow/nlg.py does the same for domain responses)."""
+    options = list(options)
+    if tracker is not None:
+        said = texts_sent(tracker)
+        fresh = [option for option in options if not any(option.strip() in text for text in said)]
+        options = fresh or options
+    return random.choice(options)
 
 
 def join(*paragraphs: Text) -> Text:

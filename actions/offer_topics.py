@@ -42,5 +42,5 @@ class ActionOfferTopics(Action):
             dispatcher.utter_message(response="utter_fallback_rephrase")
             return []
         buttons = [{"title": text["topics"][name], "payload": f"/{name}"} for name in found]
-        dispatcher.utter_message(text=content.pick(text["lead"]), buttons=buttons + [text["other"]])
+        dispatcher.utter_message(text=content.pick(text["lead"], tracker), buttons=buttons + [text["other"]])
         return []

@@ -45,8 +45,8 @@ class ActionOtherStruggle(Action):
         found = theme(tracker.latest_message.get("text") or "", text["themes"])
         dispatcher.utter_message(
             text=content.join(
-                content.pick(text["themes"][found]["acknowledge"]),
-                content.pick(text["limits"]) + " " + content.pick(text["suggest"]),
+                content.pick(text["themes"][found]["acknowledge"], tracker),
+                content.pick(text["limits"], tracker) + " " + content.pick(text["suggest"], tracker),
                 text["lines_note"],
             ),
             buttons=text["buttons"],

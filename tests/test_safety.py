@@ -84,3 +84,20 @@ def test_the_check_in_needs_no_action_server(servers_without_actions):
     assert replies[-1]["text"] == domain_files.default_text("utter_check_in")
     replies = servers_without_actions.say(user, "yes")
     assert said(replies).startswith(domain_files.default_text("utter_crisis"))
+
+
+def test_risk_about_someone_else_gets_help_for_them_then_the_question_about_the_writer(servers_without_actions):
+    # With the action server down too: the crisis layer needs none.
+    user = sender()
+    replies = servers_without_actions.say(user, "my best friend told me she wants to kill herself")
+    text = replies[-1]["text"]
+    assert text != domain_files.default_text("utter_check_in")
+    assert text in domain_files.texts("utter_check_in")
+    assert "988" in text and "findahelpline.com" in text and "emergency number" in text
+    assert text.rstrip().endswith("Or is someone hurting you?")
+    # The same check follows: "yes" about themselves is the crisis reply.
+    assert said(servers_without_actions.say(user, "yes")).startswith(domain_files.default_text("utter_crisis"))
+    # Their own risk later is asked about as theirs.
+    other = sender()
+    assert servers_without_actions.say(other, "Honestly I can't do this anymore.")[-1]["text"] == \
+        domain_files.default_text("utter_check_in")

@@ -67,7 +67,8 @@ def test_contextual_follow_up_uses_the_topic(servers):
     user = sender()
     servers.say(user, "i never cry in my sessions and i'm worried i'm doing therapy wrong")
     replies = servers.say(user, "is that normal?")
-    assert any(said(replies).startswith(p) for p in CONTENT["not_crying"]["not_a_failure"])
+    # Said once already: briefly, then something new (not the same answer again).
+    assert any(said(replies).startswith(p) for p in CONTENT["not_crying"]["again"])
 
 
 def test_crisis_gets_resources_at_once(servers):

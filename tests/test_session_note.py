@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests import domain_files
+from tests.actions.test_suggest_talking_to_therapist import BUBBLE_LIMIT, feelings_in
 from tests.conftest import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.slow
@@ -121,6 +122,28 @@ def test_offered_after_the_words_for_the_therapist_and_declining_is_respected(se
     replies = servers.say(user, "how do i even bring the crying up with my therapist")
     assert replies[-1]["text"] in domain_files.texts("utter_offer_note")
     assert texts(servers.say(user, "no thanks"))[0] in domain_files.texts("utter_note_declined")
+
+
+def test_the_words_for_the_therapist_and_the_note_use_only_their_words(servers):
+    user = sender()
+    servers.say(user, "I can't stop crying in every session")
+    replies = servers.say(user, "yes please")
+    words = texts(replies)[0]
+    assert "“can't stop”" in words and "“every session”" in words
+    assert "overwhelming" not in words and feelings_in(words) == []
+    paragraphs = words.split("\n\n")
+    assert len(paragraphs) <= 2 and all(len(p) <= BUBBLE_LIMIT for p in paragraphs)
+    assert replies[-1]["text"] in domain_files.texts("utter_offer_note")
+
+    assert asked(servers.say(user, "yes"), "note_sessions")
+    for answer, slot in (("most weeks", "note_outside"), ("sometimes at night", "note_distress"),
+                         ("8", "note_triggers"), ("talking about my dad", "note_goal"), ("skip", "note_extra")):
+        assert asked(servers.say(user, answer), slot)
+    replies = servers.say(user, "no that's all")
+    note = next(r["custom"]["willow_note"]["text"] for r in replies if "willow_note" in (r.get("custom") or {}))
+    opening = note.split(NOTE["opener_lead"] + "\n", 1)[1]
+    assert feelings_in(opening) == []
+    assert feelings_in(note.replace(NOTE["labels"]["note_distress"], "")) == []
 
 
 def test_why_do_you_say_that_after_a_domain_answer(servers):

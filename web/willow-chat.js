@@ -19,10 +19,17 @@
   var STORE = { session: "willow.session", transcript: "willow.transcript" };
   var LABELS = {
     title: "Willow",
-    disclaimer: "An automated assistant, not a therapist. In danger? Call your local emergency number.",
+    disclaimer: "An automated assistant, not a therapist.",
+    danger: " In danger? Call your local emergency number.",
+    crisis: "Crisis lines",
+    crisisLabel: "Crisis lines worldwide (opens findahelpline.com in a new tab)",
     placeholder: "Type a message",
     send: "Send",
     restart: "New conversation",
+    confirmQuestion: "Start a new conversation?",
+    confirmDetail: "The messages on this screen will be cleared.",
+    confirmYes: "Start over",
+    confirmNo: "Cancel",
     typing: "Willow is typing",
     offline: "Connecting to Willow…",
     log: "Conversation with Willow",
@@ -87,13 +94,34 @@
   // ---- layout ---------------------------------------------------------------------
   var root = document.getElementById("willow-chat") || document.body.appendChild(el("div", { id: "willow-chat" }));
   root.classList.add("willow");
-  var restart = el("button", { type: "button", class: "willow-restart", text: LABELS.restart });
+  // One compact header: on a phone it must leave the conversation most of the screen. The crisis
+  // link is a plain link, so it works even when Willow's server is unreachable.
+  var restart = el("button", { type: "button", class: "willow-restart", "aria-haspopup": "dialog", text: LABELS.restart });
   var header = el("header", { class: "willow-header" }, [
-    el("div", {}, [
-      el("h1", { class: "willow-title", text: LABELS.title }),
-      el("p", { class: "willow-disclaimer", text: LABELS.disclaimer })
+    el("h1", { class: "willow-title", text: LABELS.title }),
+    el("p", { class: "willow-disclaimer" }, [
+      document.createTextNode(LABELS.disclaimer),
+      el("span", { class: "willow-danger", text: LABELS.danger })
     ]),
-    restart
+    el("div", { class: "willow-actions" }, [
+      el("a", { class: "willow-crisis", href: "https://findahelpline.com", target: "_blank", rel: "noopener",
+        "aria-label": LABELS.crisisLabel, text: LABELS.crisis }),
+      restart
+    ])
+  ]);
+  // "New conversation" asks first: a mistap must not wipe what someone has written. A <dialog> with
+  // method="dialog" gives focus handling, Escape to cancel and the button's value as returnValue.
+  var confirmBox = el("dialog", { class: "willow-confirm", role: "alertdialog",
+    "aria-labelledby": "willow-confirm-question", "aria-describedby": "willow-confirm-detail" }, [
+    el("form", { method: "dialog" }, [
+      el("p", { id: "willow-confirm-question", class: "willow-confirm-question", text: LABELS.confirmQuestion }),
+      el("p", { id: "willow-confirm-detail", class: "willow-confirm-detail", text: LABELS.confirmDetail }),
+      el("div", { class: "willow-confirm-actions" }, [
+        // Focus starts on Cancel, the choice that loses nothing.
+        el("button", { type: "submit", value: "cancel", class: "willow-confirm-no", autofocus: "", text: LABELS.confirmNo }),
+        el("button", { type: "submit", value: "start", class: "willow-confirm-yes", text: LABELS.confirmYes })
+      ])
+    ])
   ]);
   var log = el("div", { class: "willow-log", role: "log", "aria-live": "polite", "aria-label": LABELS.log, tabindex: "0" });
   var status = el("p", { class: "willow-status", role: "status", text: LABELS.offline });
@@ -109,12 +137,14 @@
   root.appendChild(typing);
   root.appendChild(status);
   root.appendChild(form);
+  root.appendChild(confirmBox);
 
   var transcript = load(STORE.transcript, []);
   var sessionId = load(STORE.session, null);
 
-  // A long reply (the crisis reply on a phone) must be read from its start, not its end: when the
-  // bot's turn is taller than the log, the view stops at the turn's first message.
+  // Every reply is read from its start, not its end: the log follows new messages, but when the
+  // bot's turn is taller than the log the view stops at the turn's first message (on a phone most
+  // replies, the crisis reply first of all).
   var turnStart = null;
   function scrollDown() {
     log.scrollTop = log.scrollHeight;
@@ -270,8 +300,18 @@
     input.focus();
   });
   restart.addEventListener("click", function () {
-    startSession(true);
-    input.focus();
+    if (typeof confirmBox.showModal !== "function") {  // browsers without <dialog>
+      if (window.confirm(LABELS.confirmQuestion + " " + LABELS.confirmDetail)) { startSession(true); input.focus(); }
+      return;
+    }
+    confirmBox.returnValue = "";  // Escape leaves it empty: the same as Cancel
+    confirmBox.showModal();
+  });
+  confirmBox.addEventListener("close", function () {
+    if (confirmBox.returnValue === "start") {
+      startSession(true);
+      input.focus();
+    } else restart.focus();
   });
 
   transcript.forEach(render);

@@ -33,6 +33,8 @@ import yaml
 
 # Rasa's SQL tracker store, plus real deletion when a user asks Willow to forget them.
 TRACKER_STORE_CLASS = "willow.tracker_store.ForgetfulSQLTrackerStore"
+# Rasa's response generator, without sending one conversation the same text twice.
+NLG = {"type": "willow.nlg.FreshResponses"}
 
 DEFAULT_DB_PATH = "data-store/willow.db"
 DEFAULT_ACTION_SERVER_URL = "http://localhost:5055/webhook"
@@ -133,6 +135,7 @@ def endpoints(env: Mapping[str, str] = os.environ, action_url: Optional[str] = N
     config: Dict[str, Any] = {
         "action_endpoint": {"url": action_url or _get(env, "ACTION_SERVER_URL") or DEFAULT_ACTION_SERVER_URL},
         "tracker_store": tracker_store(env),
+        "nlg": dict(NLG),
     }
     locks = lock_store(env)
     if locks:

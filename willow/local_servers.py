@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from willow import conversation_ids
+from willow.endpoints import NLG
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(Path(sys.executable).parent / "rasa")
@@ -111,6 +112,7 @@ def write_endpoints(out: Path, actions_url: str, source: Optional[Path] = None) 
     """
     config = (yaml.safe_load(Path(source).read_text()) or {}) if source else {}
     config["action_endpoint"] = {"url": f"{actions_url}/webhook"}
+    config.setdefault("nlg", dict(NLG))  # as `make run` has it
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(config, sort_keys=False))
     return out

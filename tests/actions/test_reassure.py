@@ -52,3 +52,20 @@ def test_remembers_frequent_distressing_crying_from_earlier():
 def test_no_note_when_frequent_but_not_distressing():
     tracker = make_tracker("cried_in_therapy", slots={"crying_frequency": "often"})
     assert run(tracker)[1] == [REASSURANCE["general"][0]]
+
+
+def test_one_detail_the_person_gave_is_picked_up():
+    details = REASSURANCE["details"]
+    tracker = make_tracker("cried_in_therapy", "I cried and my therapist handed me tissues without a word")
+    events, texts = run(tracker)
+    assert texts == [REASSURANCE["general"][0] + "\n\n" + details["therapist_reaction"]["texts"][0]]
+    assert events == [SlotSet("last_points", ["common_and_healthy", "empathy_and_compassion", "frequency_varies"])]
+    tracker = make_tracker("cried_in_therapy", "two years of therapy and I finally cried yesterday")
+    assert run(tracker)[1] == [REASSURANCE["general"][0] + "\n\n" + details["time_in_therapy"]["texts"][0]]
+    # No detail Willow knows about: the reassurance alone, with nothing made up.
+    assert run(make_tracker("cried_in_therapy", "i cried in therapy today"))[1] == [REASSURANCE["general"][0]]
+
+
+def test_the_frequent_note_names_no_feeling_the_person_did_not_use():
+    for note in REASSURANCE["frequent_note"]:
+        assert not any(word in note for word in ("distress", "overwhelm", "hard to deal", "upsetting"))

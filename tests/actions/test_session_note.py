@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import content, session_note
 from actions.session_note import SKIPPED, ActionForgetNote, ActionWriteNote, ValidateNoteForm
+from tests.actions.test_suggest_talking_to_therapist import feelings_in
 
 NOTE = content.load("session_note")
 OPENERS = content.load("talking_to_therapist")["openers"]
@@ -160,6 +161,30 @@ def test_note_text_uses_their_words_and_adds_opening_sentences():
 ])
 def test_opening_sentence_fits_the_answers_then_what_was_said_earlier(answers, earlier, key):
     assert session_note.opener_key(answers, earlier) == key
+
+
+def opening_sentences(note):
+    return note.split(NOTE["opener_lead"] + "\n", 1)[1]
+
+
+@pytest.mark.parametrize("answers", [
+    {"note_sessions": "most weeks", "note_distress": "8"},  # often and a high score: no feeling named
+    {"note_sessions": "once", "note_distress": "pretty bad", "note_goal": "know why it happens"},
+    {"note_sessions": "a lot", "note_distress": "4"},
+    {"note_sessions": "rarely", "note_distress": "a little"},
+    {"note_sessions": SKIPPED, "note_distress": SKIPPED},
+])
+def test_the_opening_sentences_name_no_feeling_the_answers_did_not(answers):
+    note = session_note.compose_note(answers, {"crying_frequency": "often", "distress": "high"})
+    assert feelings_in(opening_sentences(note)) == []
+    # Nor does anything else but the question's label ("How distressing it feels").
+    assert feelings_in(note.replace(NOTE["labels"]["note_distress"], "")) == []
+
+
+def test_their_own_word_for_it_stays_in_their_answer():
+    note = session_note.compose_note({"note_distress": "overwhelming honestly"})
+    assert "How distressing it feels: overwhelming honestly\n" in note
+    assert opening_sentences(note) == f"“{OPENERS['distressing'][0]}”"
 
 
 def test_all_skipped_still_gives_a_note_with_an_opening_sentence():

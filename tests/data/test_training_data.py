@@ -15,6 +15,7 @@ CONTRACT_INTENTS = [
     "frequent_crying", "fear_of_crying", "ask_does_crying_help", "ask_how_to_raise", "crisis",
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope",
     "forget_me",  # issue 5: "delete my data"
+    "ask_is_something_wrong", "about_someone_else", "acknowledge", "tell_me_more",  # issue 14
 ]
 
 
@@ -76,6 +77,7 @@ def test_every_intent_is_exercised_by_a_test_story():
 TOPIC_INTENTS = [
     "cried_in_therapy", "ask_is_normal", "ask_why_cry", "embarrassed_about_crying", "ask_does_crying_help",
     "not_crying", "frequent_crying", "ask_how_to_raise", "fear_of_crying",
+    "ask_is_something_wrong", "about_someone_else",
 ]
 
 

@@ -124,12 +124,45 @@ def test_phone_size_and_new_conversation(browser, web_stack):
     wait_until_quiet(page)
     # Nothing is wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    page.get_by_role("button", name="New conversation").click()
-    wait_for_bot(page, 1)
-    assert page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))") != first_session
+    shown = bot_texts(page)
+    restart = page.get_by_role("button", name="New conversation")
+    confirm = page.get_by_role("alertdialog", name="Start a new conversation?")
+
+    def focused() -> str:
+        return page.evaluate("document.activeElement.innerText || document.activeElement.className")
+
+    # It asks first, with the focus on the choice that loses nothing; Cancel keeps everything.
+    restart.click()
+    confirm.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "chat-page-phone-confirm.png"))
+    assert focused() == "Cancel"
+    confirm.get_by_role("button", name="Cancel").click()
+    confirm.wait_for(state="hidden")
+    assert focused() == "New conversation"
+    # By keyboard: Enter opens it, Escape closes it, and nothing is lost either way.
+    page.keyboard.press("Enter")
+    confirm.wait_for()
+    page.keyboard.press("Escape")
+    confirm.wait_for(state="hidden")
+    page.wait_for_timeout(500)  # long enough for a wrongly started session to show
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))") == first_session
+    assert page.locator(".willow-user").all_inner_texts() == ["why do people cry in therapy"]
+    assert bot_texts(page) == shown
+
+    # Start over (Tab from Cancel, Enter) begins a fresh session.
+    page.keyboard.press("Enter")
+    confirm.wait_for()
+    page.keyboard.press("Tab")
+    assert focused() == "Start over"
+    page.keyboard.press("Enter")
+    confirm.wait_for(state="hidden")
+    page.wait_for_function(
+        "old => JSON.parse(sessionStorage.getItem('willow.session')) !== old", arg=first_session)
+    wait_for_bot(page, 1)  # the new conversation's introduction, once the session has changed
     # The old transcript is gone and the new conversation starts with the introduction.
     assert page.locator(".willow-user").count() == 0
     assert bot_texts(page)[0] in first_paragraph("utter_intro")
+    assert page.evaluate("document.activeElement.className") == "willow-input"
     page.screenshot(path=str(ARTIFACTS / "chat-page-phone.png"))
     context.close()
 

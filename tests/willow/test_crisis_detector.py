@@ -174,6 +174,26 @@ def test_ordinary_uses_of_plan_and_means_words_are_left_alone(matcher, nlp, text
     assert scan.crisis == [] and scan.possible == []
 
 
+@pytest.mark.parametrize("text", [
+    "honestly nothing will ever get better for me",
+    "things are never going to get better are they",
+    "it's never gonna get better, i know it",
+    "nothing is ever going to get better",
+])
+def test_hopelessness_that_things_will_never_get_better_gets_the_check_in(matcher, nlp, text):
+    scan = matcher.scan(nlp(text))
+    assert scan.crisis == [] and "hopelessness" in scan.possible
+
+
+@pytest.mark.parametrize("text", [
+    "does it ever get better after a breakup?",
+    "my cough got better after a week",
+    "things got better once i started therapy",
+])
+def test_asking_whether_it_gets_better_is_not_hopelessness(matcher, nlp, text):
+    assert matcher.scan(nlp(text)).possible == []
+
+
 def test_the_check_in_words_do_not_hide_clear_risk(matcher, nlp):
     scan = matcher.scan(nlp("i can't do this anymore and i want to kill myself"))
     assert "explicit_ideation" in scan.crisis and "hopelessness" in scan.possible
@@ -285,6 +305,20 @@ def test_risk_of_someone_else_sets_the_check_in(nlp):
     message = run(nlp, "my best friend has been suicidal for months")
     assert message.get("intent")["name"] == "possible_crisis"
     assert message.get("crisis_detector")["someone_else_groups"] == ["explicit_ideation"]
+    # The check-in speaks to someone worried about another person (domain/safety.yml).
+    assert [e["value"] for e in message.get("entities") if e["entity"] == "risk_about"] == ["someone_else"]
+
+
+def test_a_friend_at_risk_is_marked_as_someone_elses(nlp):
+    message = run(nlp, "my best friend told me she wants to kill herself")
+    assert message.get("intent")["name"] == "possible_crisis"
+    assert [e["value"] for e in message.get("entities") if e["entity"] == "risk_about"] == ["someone_else"]
+
+
+def test_risk_of_the_writer_is_not_marked_as_someone_elses(nlp):
+    message = run(nlp, "my friend and i have both been thinking about suicide")
+    assert message.get("intent")["name"] in ("crisis", "possible_crisis")
+    assert not [e for e in message.get("entities") or [] if e["entity"] == "risk_about"]
 
 
 def test_risk_said_as_past_but_a_sure_classifier_is_still_crisis(nlp):

@@ -60,6 +60,11 @@ RISK_INTENTS = (CRISIS, POSSIBLE_CRISIS)
 PRESENT_STRUGGLE = ("other_struggle", "nlu_fallback", CRISIS, POSSIBLE_CRISIS)
 NLU_FALLBACK = "nlu_fallback"
 REPORT_KEY = "crisis_detector"
+# Risk said only of someone else: the entity (no text) that chooses the check-in's wording
+# for someone worried about another person (slot risk_about, domain/safety.yml).
+RISK_ABOUT_ENTITY = "risk_about"
+SOMEONE_ELSE = "someone_else"
+SOMEONE_ELSE_GROUP = "someone_else_at_risk"  # content/crisis_patterns.yml: "my friend cuts herself"
 DEFAULT_PATTERNS = Path(__file__).resolve().parents[2] / "content" / "crisis_patterns.yml"
 SPACY_DOC_KEY = "text_spacy_doc"  # set by SpacyNLP for the message text
 
@@ -211,6 +216,8 @@ class CrisisDetector(RuleComponent):
                 self._drop_risk(message)  # the classifier's risk guess, overruled by an idiom
             else:
                 self._set(message, tier)
+            if tier == POSSIBLE_CRISIS and foreign is None and self._only_someone_elses(scan):
+                self._set_risk_about(message)
             report = {"tier": tier, "groups": scan.crisis, "possible_groups": scan.possible,
                       "past_groups": scan.past, "someone_else_groups": scan.someone_else,
                       "exclusions": scan.exclusions,
@@ -263,6 +270,19 @@ class CrisisDetector(RuleComponent):
         ranking = [intent] + [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != tier]
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+    @staticmethod
+    def _only_someone_elses(scan: Scan) -> bool:
+        """Risk heard only of someone else: their groups, and no possible risk of the writer's."""
+        theirs = set(scan.possible) <= {SOMEONE_ELSE_GROUP}
+        return theirs and bool(scan.someone_else or SOMEONE_ELSE_GROUP in scan.possible)
+
+    @staticmethod
+    def _set_risk_about(message: Message) -> None:
+        entities = [e for e in message.get("entities") or [] if e.get("entity") != RISK_ABOUT_ENTITY]
+        entities.append({"entity": RISK_ABOUT_ENTITY, "value": SOMEONE_ELSE, "start": 0, "end": 0,
+                         "extractor": "CrisisDetector"})
+        message.set("entities", entities, add_to_output=True)
 
     @staticmethod
     def _drop_risk(message: Message) -> None:
