@@ -26,26 +26,21 @@ def load(name: Text) -> Dict[Text, Any]:
         return yaml.safe_load(handle)
 
 
+def session_events(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The events of the current session (after its last session_started)."""
+    events = list(tracker.events)
+    starts = [i for i, event in enumerate(events) if event.get("event") == "session_started"]
+    return events[starts[-1] + 1:] if starts else events
+
+
 def texts_sent(tracker: Tracker) -> List[Text]:
     """What Willow has said in this session, oldest first."""
-    sent: List[Text] = []
-    for event in tracker.events:
-        if event.get("event") == "session_started":
-            sent = []
-        elif event.get("event") == "bot" and event.get("text"):
-            sent.append(event["text"])
-    return sent
+    return [e["text"] for e in session_events(tracker) if e.get("event") == "bot" and e.get("text")]
 
 
 def ran_before(tracker: Tracker, action: Text) -> bool:
     """Whether ``action`` already ran in this session (the running one is not in the events yet)."""
-    ran = False
-    for event in tracker.events:
-        if event.get("event") == "session_started":
-            ran = False
-        elif event.get("event") == "action" and event.get("name") == action:
-            ran = True
-    return ran
+    return any(e.get("event") == "action" and e.get("name") == action for e in session_events(tracker))
 
 
 def pick(options: Sequence[Text], tracker: Optional[Tracker] = None) -> Text:

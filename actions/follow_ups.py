@@ -23,17 +23,10 @@ SOMEONE_ELSE = "someone_else"
 TOPIC_SUBJECTS = {"not_crying": "not_crying", "frequent": "frequent", "starting": "starting"}
 
 
-def session_events(tracker: Tracker) -> List[Dict[Text, Any]]:
-    """The events of the current session (after its last session_started)."""
-    events = list(tracker.events)
-    starts = [i for i, event in enumerate(events) if event.get("event") == "session_started"]
-    return events[starts[-1] + 1:] if starts else events
-
-
 def answers_given(tracker: Tracker) -> List[Text]:
     """The answers (actions named in follow_ups.yml's covered_by) of this session, in order."""
     covered = content.load("follow_ups")["covered_by"]
-    return [e["name"] for e in session_events(tracker) if e.get("event") == "action" and e.get("name") in covered]
+    return [e["name"] for e in content.session_events(tracker) if e.get("event") == "action" and e.get("name") in covered]
 
 
 def told(tracker: Tracker) -> List[Text]:
@@ -82,7 +75,7 @@ def offer(layer: Text, tracker: Tracker) -> Text:
 def menu(tracker: Tracker) -> List[Dict[Text, Text]]:
     """The topics not talked about yet (at most menu_size of them) as buttons."""
     text = content.load("follow_ups")
-    ran = {e.get("name") for e in session_events(tracker) if e.get("event") == "action"}
+    ran = {e.get("name") for e in content.session_events(tracker) if e.get("event") == "action"}
     buttons = [{"title": b["title"], "payload": b["payload"]} for b in text["menu"] if b["answered_by"] not in ran]
     return buttons[: text["menu_size"]] or [{"title": b["title"], "payload": b["payload"]}
                                             for b in text["menu"][: text["menu_size"]]]
@@ -90,7 +83,7 @@ def menu(tracker: Tracker) -> List[Dict[Text, Text]]:
 
 def last_bot_action(tracker: Tracker) -> Optional[Text]:
     """The last action Willow ran before this user message (not action_listen)."""
-    names = [e.get("name") for e in session_events(tracker)
+    names = [e.get("name") for e in content.session_events(tracker)
              if e.get("event") == "action" and e.get("name") not in ("action_listen", None)]
     names = [n for n in names if not n.startswith("action_extract") and n != "action_session_start"]
     return names[-1] if names else None
@@ -128,7 +121,7 @@ def go_deeper(
 def offered_more(tracker: Tracker) -> bool:
     """Whether Willow's last message offered the next layer (its "Tell me more" button)."""
     more = content.load("follow_ups")["more_button"]["payload"]
-    bot = [e for e in session_events(tracker) if e.get("event") == "bot"]
+    bot = [e for e in content.session_events(tracker) if e.get("event") == "bot"]
     buttons = ((bot[-1].get("data") or {}).get("buttons") or []) if bot else []
     return any(b.get("payload") == more for b in buttons)
 
