@@ -37,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval language-eval real-eval telegram-webhook compare clean lock services services-stop purge load bench provenance
+.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval language-eval real-eval telegram-webhook compare clean lock services services-stop purge load fuzz soak bench provenance
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -111,7 +111,7 @@ telegram-webhook: install ## Register TELEGRAM_WEBHOOK_URL and the secret token 
 actions: install ## Start only the action server
 	$(VENV)/bin/rasa run actions --actions actions --port $(ACTIONS_PORT)
 
-services: ## Install (if missing) and start PostgreSQL 15 and Redis on 127.0.0.1, data in .services/
+services: ## Install (if missing) PostgreSQL 15, Redis and haproxy; start PostgreSQL and Redis on 127.0.0.1, data in .services/
 	@scripts/services.sh start
 
 services-stop: ## Stop the PostgreSQL and Redis that `make services` started
@@ -119,6 +119,16 @@ services-stop: ## Stop the PostgreSQL and Redis that `make services` started
 
 load: train ## Load test: concurrent REST + socket.io conversations on fresh servers (SQLite, like make run); fails if anything is lost
 	$(PY) -m willow.load_test --users $(LOAD_USERS) --turns $(LOAD_TURNS) --socketio-users $(LOAD_SOCKETIO_USERS) --sqlite
+
+# `make fuzz`: FUZZ_EXAMPLES generated inputs per channel, a new random seed each run (test-artifacts/fuzz.md).
+FUZZ_EXAMPLES ?= 50000
+fuzz: install-test train ## Fuzz every channel of the real servers: FUZZ_EXAMPLES (50000) random inputs each, random seed
+	WILLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) WILLOW_FUZZ_SEED=random $(PY) -m pytest tests/test_fuzz.py -p no:cacheprovider
+
+# `make soak`: 20 users for SOAK_MINUTES; only the full-length run rewrites docs/soak.md.
+SOAK_MINUTES ?= 30
+soak: train ## Soak test: 20 users for SOAK_MINUTES (30) min on fresh servers (SQLite); fails on memory growth or loss
+	$(PY) -m willow.soak --minutes $(SOAK_MINUTES) $(if $(filter 30,$(SOAK_MINUTES)),--out docs/soak.md)
 
 provenance: install ## List which answer rests on which point of the source; fails if one is tied to no point
 	@$(PY) -m willow.provenance

@@ -5,6 +5,11 @@ set -euo pipefail
 mode=$1 model=$2 port=$3 actions_port=$4
 venv=${VENV:-.venv}
 mkdir -p logs
+# How long a conversation's lock in Redis outlives an instance that died holding it (Rasa's
+# default is 60 s): the longest turn is two custom actions of at most WILLOW_ACTION_TIMEOUT
+# (10 s) each, so 30 s never frees a lock that is still in use, and a person whose instance was
+# killed waits at most 30 s for the answer on another (README, Scale-out).
+export TICKET_LOCK_LIFETIME=${TICKET_LOCK_LIFETIME:-30}
 
 # The effective endpoints (tracker store, lock store, action server) from environment variables
 # (`run` only; the terminal chat keeps its conversation in memory, see below):
@@ -52,7 +57,8 @@ fi
 echo "==> Starting Willow on port $port (log: logs/rasa.log); loading the model takes 10-40 s"
 # shellcheck disable=SC2086  # WEB_ALLOWED_ORIGINS is a space-separated list
 # Request bodies over 1 MB get 413 (the Rasa server only: the action server receives whole trackers).
-SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1000000}" \
+# Sanic's own errors (413, 404...) as JSON, like Willow's, whatever the client's Accept header.
+SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1000000}" SANIC_FALLBACK_ERROR_FORMAT=json \
   "$venv/bin/rasa" run --model "$model" --endpoints "$endpoints" --credentials credentials.yml \
   --port "$port" --cors ${WEB_ALLOWED_ORIGINS:-} > logs/rasa.log 2>&1 &
 pids+=($!)

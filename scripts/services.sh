@@ -2,14 +2,18 @@
 # PostgreSQL 15 and Redis from Debian's packages, for Willow's scale-out set-up and its tests.
 #
 #   scripts/services.sh start    install (apt-get, only if missing) and start both; idempotent
-#   scripts/services.sh stop     stop both (the data stays in .services/)
+#   scripts/services.sh stop     stop both (the data stays)
 #   scripts/services.sh status   say what is running
 #
 # Both listen on 127.0.0.1 only, keep their data under .services/ (never the system's cluster or
 # the system's Redis) and run as unprivileged users: when run as root, PostgreSQL runs as the
 # `postgres` user and Redis as the `redis` user that Debian's packages create.
+# When those users cannot reach .services/ (as root in a clone under /root or a mode-700 home), the
+# data (cluster, socket, logs, Redis) goes to /var/lib/willow-services/<hash of the clone's path>
+# instead, one per clone, and .services/data-dir says where; secrets and env stay in .services/.
 # Both have passwords, generated once into .services/ (mode 600). Everything a client needs is
 # written to .services/env:  set -a; . .services/env; set +a
+# Also installs Debian's haproxy, the load balancer of deploy/haproxy.cfg (tests/test_load_balancer.py).
 #
 # Settings: SERVICES_PG_PORT (default 15432), SERVICES_REDIS_PORT (default 16379): ports away from
 # the standard ones (a system PostgreSQL or Redis never gets in the way) and below the range the
@@ -17,13 +21,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-dir=$root/.services
+dir=$root/.services          # secrets and env: always here, for the invoking user
 pg_port=${SERVICES_PG_PORT:-15432}
 redis_port=${SERVICES_REDIS_PORT:-16379}
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
-pg_data=$dir/pg
-pg_socket=$dir/pg-socket
-redis_dir=$dir/redis
+# Where data lives when the service users cannot reach the clone (root-owned, 755: only traversal).
+external_base=/var/lib/willow-services
 db=willow
 db_user=willow
 
@@ -35,17 +38,35 @@ if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
 # Runs a command as the user that owns a service (root must not run PostgreSQL or Redis).
 as_user() {  # user, command...
   local user=$1; shift
-  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+  # From /: the service user may be unable to enter the clone (PostgreSQL's tools then complain).
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$user" -- "$@"); else "$@"; fi
 }
 pg_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
 redis_user() { if [ "$(id -u)" = 0 ]; then echo redis; else id -un; fi; }
+
+# The services' data: .services/ itself, or the directory .services/data-dir names.
+set_data() {  # directory
+  data=$1
+  pg_data=$data/pg
+  pg_socket=$data/pg-socket
+  pg_log=$data/pg.log
+  redis_dir=$data/redis
+  if [ "$data" = "$dir" ]; then shown=.services; else shown=$data; fi
+}
+if [ -s "$dir/data-dir" ]; then set_data "$(cat "$dir/data-dir")"; else set_data "$dir"; fi
+
+reachable() {  # directory: both service users can traverse to it
+  as_user "$(pg_user)" test -x "$1" && as_user "$(redis_user)" test -x "$1"
+}
 
 install_packages() {
   local missing=()
   [ -x "$pg_bin/initdb" ] || missing+=(postgresql-15)
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
+  # /usr/sbin is not on every user's PATH.
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   [ ${#missing[@]} = 0 ] && return 0
-  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get here; install PostgreSQL 15 and Redis yourself (PG_BIN=<dir of initdb> if PostgreSQL is elsewhere)"
+  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get here; install PostgreSQL 15, Redis and HAProxy yourself (PG_BIN=<dir of initdb> if PostgreSQL is elsewhere)"
   if [ -n "$sudo" ] && ! command -v sudo >/dev/null; then
     die "missing ${missing[*]}: run as root, or install them: apt-get install ${missing[*]}"
   fi
@@ -74,12 +95,41 @@ secret() {  # file
 
 prepare_dir() {
   mkdir -p "$dir"
-  chmod 755 "$dir"
-  # The service users must be able to reach .services/ from /.
-  as_user "$(pg_user)" test -x "$dir" \
-    || die "$(pg_user) cannot reach $dir (a parent directory is not world-executable); clone Willow elsewhere"
   pg_password=$(secret "$dir/pg-password")
   redis_password=$(secret "$dir/redis-password")
+  if [ -s "$dir/data-dir" ]; then
+    prepare_external "$data"
+    chmod 700 "$dir"  # the service users never need into .services/ then
+    return 0
+  fi
+  chmod 755 "$dir"  # the service users must be able to reach their data in it
+  if reachable "$dir"; then
+    return 0
+  elif [ -e "$dir/pg" ] || [ -e "$dir/redis" ]; then
+    # Data made while the clone was reachable; moving it silently could lose a cluster.
+    die "$(pg_user) or $(redis_user) can no longer reach $dir (a parent directory is not world-executable), where the data is; make it reachable (chmod o+x on the parents) or remove .services/pg and .services/redis"
+  else
+    # The path's hash keeps each clone's data apart, and the same on every run.
+    prepare_external "$external_base/$(printf %s "$(pwd -P)" | sha256sum | cut -c1-12)"
+    echo "$data" > "$dir/data-dir"
+    chmod 700 "$dir"
+    say "$(pg_user) cannot reach $dir; the services' data goes to $data (recorded in .services/data-dir)"
+  fi
+}
+
+prepare_external() {  # directory under $external_base, made root-owned and traversable only
+  local base
+  base=$(dirname "$1")
+  # Root creates these; refuse anything another user could have planted or redirected.
+  for d in "$base" "$1"; do
+    if [ -L "$d" ] || { [ -e "$d" ] && [ "$(stat -c %u "$d")" != 0 ]; }; then
+      die "$d exists but is not a directory owned by root; remove it, then run this again"
+    fi
+    mkdir -p "$d"
+    chmod 755 "$d"
+  done
+  set_data "$1"
+  reachable "$data" || die "$(pg_user) or $(redis_user) cannot reach $data"
 }
 
 pg_ctl_() { as_user "$(pg_user)" "$pg_bin/pg_ctl" -D "$pg_data" "$@"; }
@@ -90,15 +140,15 @@ psql_() {  # over the private socket, as the superuser
 
 start_postgres() {
   if [ ! -s "$pg_data/PG_VERSION" ]; then
-    say "Creating a PostgreSQL cluster in .services/pg"
+    say "Creating a PostgreSQL cluster in $shown/pg"
     mkdir -p "$pg_data"
     chown "$(pg_user)" "$pg_data"
     chmod 700 "$pg_data"
     # Only the service user may use the socket (peer-like: trust on a 0700 socket directory);
     # TCP connections need a password (scram-sha-256).
     as_user "$(pg_user)" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth-local=trust \
-      --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 > "$dir/pg-initdb.log" 2>&1 \
-      || { cat "$dir/pg-initdb.log" >&2; die "initdb failed"; }
+      --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 > "$data/pg-initdb.log" 2>&1 \
+      || { cat "$data/pg-initdb.log" >&2; die "initdb failed"; }
   fi
   mkdir -p "$pg_socket"
   chown "$(pg_user)" "$pg_socket"
@@ -107,17 +157,19 @@ start_postgres() {
     say "PostgreSQL is already running (127.0.0.1:$(sed -n 4p "$pg_data/postmaster.pid"))"
   else
     port_taken "$pg_port" && die "port $pg_port is taken by another program; choose another: make services SERVICES_PG_PORT=..."
-    say "Starting PostgreSQL 15 on 127.0.0.1:$pg_port (log: .services/pg.log)"
-    touch "$dir/pg.log"
-    chown "$(pg_user)" "$dir/pg.log"
-    pg_ctl_ -l "$dir/pg.log" -w -t 60 start \
+    say "Starting PostgreSQL 15 on 127.0.0.1:$pg_port (log: $shown/pg.log)"
+    # A failed statement is logged with its text, which can be a conversation: owner only.
+    (umask 077; touch "$pg_log")
+    chown "$(pg_user)" "$pg_log"
+    chmod 600 "$pg_log"
+    pg_ctl_ -l "$pg_log" -w -t 60 start \
       -o "-p $pg_port -k $pg_socket -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700" > /dev/null \
-      || { tail -n 20 "$dir/pg.log" >&2; die "PostgreSQL did not start"; }
+      || { tail -n 20 "$pg_log" >&2; die "PostgreSQL did not start"; }
   fi
   local running_port
   running_port=$(sed -n 4p "$pg_data/postmaster.pid")
   [ "$running_port" = "$pg_port" ] \
-    || die "PostgreSQL in .services/pg runs on port $running_port, not $pg_port: make services-stop, then make services"
+    || die "PostgreSQL in $shown/pg runs on port $running_port, not $pg_port: make services-stop, then make services"
   # The application's role and database (idempotent). CREATEDB lets tests make throwaway databases.
   # (On stdin, not the command line, so the password never shows in `ps`; it is alphanumeric.)
   psql_ <<SQL
@@ -158,7 +210,7 @@ CONF
     return
   fi
   port_taken "$redis_port" && die "port $redis_port is taken by another program; choose another: make services SERVICES_REDIS_PORT=..."
-  say "Starting Redis on 127.0.0.1:$redis_port (log: .services/redis/redis.log)"
+  say "Starting Redis on 127.0.0.1:$redis_port (log: $shown/redis/redis.log)"
   as_user "$(redis_user)" redis-server "$redis_dir/redis.conf"
   for _ in $(seq 1 50); do
     redis_up && return
@@ -208,12 +260,12 @@ stop_services() {
 status() {
   local code=0
   if [ -s "$pg_data/PG_VERSION" ] && pg_ctl_ status > /dev/null 2>&1; then
-    echo "PostgreSQL: running on 127.0.0.1:$(sed -n 4p "$pg_data/postmaster.pid"), data in .services/pg"
+    echo "PostgreSQL: running on 127.0.0.1:$(sed -n 4p "$pg_data/postmaster.pid"), data in $shown/pg"
   else
     echo "PostgreSQL: not running"; code=3
   fi
   if redis_up; then
-    echo "Redis: running on 127.0.0.1:$redis_port, data in .services/redis"
+    echo "Redis: running on 127.0.0.1:$redis_port, data in $shown/redis"
   else
     echo "Redis: not running"; code=3
   fi

@@ -11,6 +11,7 @@ tests fail and say so. Each run uses a throwaway PostgreSQL database, dropped af
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import subprocess
@@ -181,11 +182,11 @@ def pg_connect(env: Dict[str, str], db: str = ""):
     return connection
 
 
-@pytest.fixture(scope="module")
-def postgres_env() -> Iterator[Dict[str, str]]:
-    """`make services`' settings, pointing at a throwaway database (dropped afterwards)."""
+@contextlib.contextmanager
+def throwaway_database(prefix: str = "willow_test") -> Iterator[Dict[str, str]]:
+    """`make services`' settings, pointing at a new database of its own (dropped afterwards)."""
     env = services_env()
-    database = f"willow_test_{uuid.uuid4().hex[:10]}"
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with closing(pg_connect(env)) as connection, connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {database}")
     try:
@@ -193,6 +194,12 @@ def postgres_env() -> Iterator[Dict[str, str]]:
     finally:
         with closing(pg_connect(env)) as connection, connection.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def postgres_env() -> Iterator[Dict[str, str]]:
+    with throwaway_database() as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

@@ -232,9 +232,48 @@
     if (on) typingTimer = setTimeout(function () { typing.hidden = true; }, 15000);
   }
 
+  // Messages not answered yet, by id. Each is sent with an id of its own; a reply names the id
+  // it answers (reply_to). After a reconnect, or when the server says a store is down (503),
+  // the unanswered ones are sent again with the same ids: the server answers a message it has
+  // handled already with its first answer instead of handling it twice.
+  var pending = [];
+  var retryTimer = null;
+  var sent = 0, order = {}, newestAnswered = 0;  // to drop a late second copy of an old answer
+
+  function newMessageId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   function emit(message) {
-    socket.emit("user_uttered", { message: message, session_id: sessionId });
+    var entry = { id: newMessageId(), message: message };
+    order[entry.id] = ++sent;
+    pending.push(entry);
+    // While disconnected it waits in `pending` and goes out after the reconnect (socket.io's own
+    // buffer would send it a second time).
+    if (socket.connected) socket.emit("user_uttered", { message: message, message_id: entry.id, session_id: sessionId });
     showTyping(true);
+  }
+
+  function resendPending() {
+    pending.forEach(function (entry) {
+      socket.emit("user_uttered", { message: entry.message, message_id: entry.id, session_id: sessionId });
+    });
+    if (pending.length) showTyping(true);
+  }
+
+  // Whether to show a reply: false for a second copy of the answer to an older message (it was
+  // sent again, and the server answered it again from its store).
+  function answered(id) {
+    if (!id) { pending = []; return true; }  // a reply without reply_to (an older server): all answered
+    if (order[id] < newestAnswered) return false;
+    newestAnswered = Math.max(newestAnswered, order[id] || 0);
+    // Messages are answered in the order sent: a reply to one means those before it are done.
+    for (var i = 0; i < pending.length; i++) {
+      if (pending[i].id === id) { pending = pending.slice(i + 1); break; }
+    }
+    return true;
   }
 
   function userSays(text, payload) {
@@ -254,6 +293,7 @@
   // conversation) or, for a new conversation or an id it does not accept, confirms a new one.
   function startSession(fresh) {
     if (fresh) {
+      pending = [];  // the old conversation's unanswered messages stay with it
       sessionId = null;
       save(STORE.session, null);
       clearConversation();
@@ -278,12 +318,21 @@
     if (typeof confirmed !== "string" || !confirmed) return;
     if (confirmed !== sessionId) {  // a new conversation: what this tab showed belongs to the old one
       if (transcript.length) clearConversation();
+      pending = [];
       sessionId = confirmed;
       save(STORE.session, sessionId);
     }
-    if (!transcript.length) emit("/greet");  // a new conversation starts with Willow's introduction
+    if (!transcript.length && !pending.length) emit("/greet");  // a new conversation starts with Willow's introduction
+    else resendPending();  // after a reconnect: whatever got no answer before it
+  });
+  socket.on("willow_error", function (error) {
+    // A store is down for a moment: send the unanswered messages again a little later.
+    clearTimeout(retryTimer);
+    var seconds = Math.min(Math.max(Number(error && error.retry_after) || 5, 1), 30);
+    retryTimer = setTimeout(resendPending, seconds * 1000);
   });
   socket.on("bot_uttered", function (message) {
+    if (!answered(message.reply_to)) return;
     showTyping(false);
     var buttons = message.quick_replies || message.buttons;
     if (message.willow_note && message.willow_note.text) {

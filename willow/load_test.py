@@ -25,6 +25,11 @@ conversations in memory (``--sqlite``: in a new SQLite file, as ``make run`` doe
 API token the check is skipped and the run fails. Hosts other
 than this machine are refused unless ``--allow-remote``: never load-test what isn't yours.
 
+Every message carries a message id of its own. One that got no answer (no connection, a
+timeout, 502/503/504; socket.io: the connection lost, then connected again to the same session)
+is sent again with the same id for up to ``--retry-for`` seconds, as the web page does; the
+server handles it once (willow/idempotency.py). Retries are listed after the table.
+
 Bounded: every request has a timeout (``--timeout``) and the run stops starting new turns
 after ``--max-seconds``; turns never sent count as errors.
 Exit status: 0 when there was no error and nothing was lost, 1 otherwise, 2 on bad usage.
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
@@ -87,9 +93,17 @@ def conversation(rng: random.Random, turns: int) -> List[str]:
 @dataclass
 class Turn:
     text: str
-    latency: Optional[float] = None  # seconds
+    latency: Optional[float] = None  # seconds, from the first attempt to the first reply
     replies: int = 0
     error: Optional[str] = None
+    message_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the same on every attempt
+    attempts: int = 0
+    failures: List[str] = field(default_factory=list)  # why earlier attempts were retried
+
+
+# Answers worth sending the same message again for (with the same message id): the load
+# balancer found no live instance (502, 504) or a store was down (503). Others are errors.
+RETRY_STATUSES = {502, 503, 504}
 
 
 @dataclass
@@ -166,6 +180,12 @@ class Report:
         errors = Counter(t.error for t in self.turns() if t.error)
         errors.update(u.failure for u in self.users if u.failure)
         out = [f"error ({n}x): {e}" for e, n in errors.most_common(limit)]
+        retried = [t for t in self.turns() if t.attempts > 1]
+        if retried:
+            reasons = Counter(f for t in retried for f in t.failures)
+            out.append(f"sent again with the same message id: {len(retried)} messages, "
+                       f"{sum(t.attempts - 1 for t in retried)} retries ("
+                       + "; ".join(f"{n}x {r}" for r, n in reasons.most_common(3)) + ")")
         not_sent = sum(len(u.texts) - len(u.turns) for u in self.users)
         if not_sent:
             out.append(f"error: {not_sent} turns not sent (the run hit --max-seconds or a user failed)")
@@ -211,8 +231,11 @@ class Progress:
 
 async def rest_user(
     session: aiohttp.ClientSession, url: str, user: User, deadline: float, timeout: float, think: float,
-    rest_token: str = "",
+    rest_token: str = "", retry_for: float = 0,
 ) -> None:
+    """Sends the user's messages one after the other. A message that got no answer (no
+    connection, a timeout, 502/503/504) is sent again with the same message id, for up to
+    ``retry_for`` seconds: the server answers it once (willow/idempotency.py)."""
     user.conversation = conversation_ids.conversation_id(conversation_ids.REST, user.sender)
     for text in user.texts:
         if time.monotonic() > deadline:
@@ -220,50 +243,101 @@ async def rest_user(
         turn = Turn(text)
         user.turns.append(turn)
         started = time.perf_counter()
-        try:
-            async with session.post(
-                f"{url}/webhooks/rest/webhook", json={"sender": user.sender, "message": text},
-                headers={"Authorization": f"Bearer {rest_token}"}, timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                body = await response.text()
-                turn.latency = time.perf_counter() - started
-                if response.status != 200:
-                    turn.error = f"REST HTTP {response.status}: {body[:120]}"
-                    continue
-                replies = await response.json(content_type=None)
-        except asyncio.TimeoutError:
-            turn.error = f"REST timeout after {timeout:g} s"
-            continue
-        except (aiohttp.ClientError, ValueError) as e:
-            turn.error = f"REST {type(e).__name__}: {str(e)[:120]}"
-            continue
-        turn.replies = len(replies) if isinstance(replies, list) else 0
-        if not turn.replies:
-            turn.error = "REST: no reply"
+        while True:
+            turn.attempts += 1
+            problem = None
+            try:
+                async with session.post(
+                    f"{url}/webhooks/rest/webhook",
+                    json={"sender": user.sender, "message": text, "message_id": turn.message_id},
+                    headers={"Authorization": f"Bearer {rest_token}"}, timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as response:
+                    body = await response.text()
+                    if response.status == 200:
+                        turn.latency = time.perf_counter() - started
+                        replies = json.loads(body)
+                        turn.replies = len(replies) if isinstance(replies, list) else 0
+                        if not turn.replies:
+                            turn.error = "REST: no reply"
+                        break
+                    problem = f"REST HTTP {response.status}: {body[:120]}"
+                    if response.status not in RETRY_STATUSES:
+                        turn.error = problem
+                        break
+            except asyncio.TimeoutError:
+                problem = f"REST timeout after {timeout:g} s"
+            except (aiohttp.ClientError, ValueError) as e:
+                problem = f"REST {type(e).__name__}: {str(e)[:120]}"
+            if time.perf_counter() - started + RETRY_PAUSE > retry_for:
+                turn.error = problem
+                break
+            turn.failures.append(problem)
+            await asyncio.sleep(RETRY_PAUSE)
         if think:
             await asyncio.sleep(think)
 
 
-async def socketio_user(url: str, user: User, deadline: float, timeout: float, quiet: float, think: float) -> None:
-    import socketio  # python-socketio; only needed for socket.io users
+RETRY_PAUSE = 1.0  # seconds between attempts of one message
 
-    sio = socketio.AsyncClient(reconnection=False)
-    replies: "asyncio.Queue[float]" = asyncio.Queue()
-    confirmed = asyncio.Event()
-    sio.on("bot_uttered", lambda data: replies.put_nowait(time.perf_counter()))
 
-    def on_confirm(session: str) -> None:  # the server hands out the session (a new conversation)
-        user.conversation = conversation_ids.conversation_id(conversation_ids.WEB, str(session))
-        confirmed.set()
+class SocketIOConnection:
+    """One socket.io client that can connect again to the same conversation after its server
+    went away. Replies are matched to messages by ``reply_to`` (willow/channels/socketio.py)."""
 
-    sio.on("session_confirm", on_confirm)
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url, self.timeout = url, timeout
+        self.session: Optional[str] = None  # the server's session id, kept across reconnects
+        self.events: "asyncio.Queue" = asyncio.Queue()  # ("reply", time, reply_to) | ("gone",) | ("error", data)
+        self.sio = None
+        # The load balancer keeps a socket.io client on one instance with a cookie; aiohttp
+        # drops cookies of IP-address hosts unless the jar is "unsafe".
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def connect(self) -> str:
+        import socketio  # python-socketio; only needed for socket.io users
+
+        await self.close_socket()
+        sio = self.sio = socketio.AsyncClient(reconnection=False, http_session=self.http)
+        # A new queue per socket: a late "disconnect" of the old one must not end the next attempt.
+        events = self.events = asyncio.Queue()
+        confirmed: "asyncio.Future[str]" = asyncio.get_running_loop().create_future()
+        sio.on("bot_uttered", lambda data: events.put_nowait(
+            ("reply", time.perf_counter(), data.get("reply_to") if isinstance(data, dict) else None)))
+        sio.on("willow_error", lambda data: events.put_nowait(("error", data)))
+        sio.on("disconnect", lambda *_: events.put_nowait(("gone",)))
+
+        def on_confirm(session: str) -> None:  # the server hands out the session (a new conversation)
+            if not confirmed.done():
+                confirmed.set_result(str(session))
+
+        sio.on("session_confirm", on_confirm)
+        await sio.connect(self.url, transports=["polling"], wait_timeout=self.timeout)
+        await sio.emit("session_request", {"session_id": self.session})
+        self.session = await asyncio.wait_for(confirmed, self.timeout)
+        return self.session
+
+    async def close_socket(self) -> None:
+        if self.sio is not None:
+            await _close(self.sio)
+            self.sio = None
+
+    async def close(self) -> None:
+        await self.close_socket()
+        await self.http.close()
+
+
+async def socketio_user(url: str, user: User, deadline: float, timeout: float, quiet: float, think: float,
+                        retry_for: float = 0) -> None:
+    """Like the web page: each message has its id; a message without an answer after a lost
+    connection (or a 503) is sent again with the same id, for up to ``retry_for`` seconds,
+    after connecting again to the same session."""
+    connection = SocketIOConnection(url, timeout)
     try:
-        await sio.connect(url, transports=["polling"], wait_timeout=timeout)
-        await sio.emit("session_request", {"session_id": None})
-        await asyncio.wait_for(confirmed.wait(), timeout)
+        session = await connection.connect()
+        user.conversation = conversation_ids.conversation_id(conversation_ids.WEB, session)
     except Exception as e:  # noqa: BLE001  the user cannot start: its turns count as not sent
         user.failure = f"socket.io connect {type(e).__name__}: {str(e)[:120]}"
-        await _close(sio)
+        await connection.close()
         return
     try:
         for text in user.texts:
@@ -271,23 +345,56 @@ async def socketio_user(url: str, user: User, deadline: float, timeout: float, q
                 return
             turn = Turn(text)
             user.turns.append(turn)
-            started = time.perf_counter()
-            try:
-                await sio.emit("user_uttered", {"message": text})
-                turn.latency = await asyncio.wait_for(replies.get(), timeout) - started
-                turn.replies = 1
-                while True:  # the channel sends one event per message and paragraph
-                    await asyncio.wait_for(replies.get(), quiet)
-                    turn.replies += 1
-            except asyncio.TimeoutError:
-                if not turn.replies:
-                    turn.error = f"socket.io: no reply within {timeout:g} s"
-            except Exception as e:  # noqa: BLE001
-                turn.error = f"socket.io {type(e).__name__}: {str(e)[:120]}"
+            await socketio_turn(connection, user, turn, timeout, quiet, retry_for)
             if think:
                 await asyncio.sleep(think)
     finally:
-        await _close(sio)
+        await connection.close()
+
+
+async def socketio_turn(connection: SocketIOConnection, user: User, turn: Turn, timeout: float, quiet: float,
+                        retry_for: float) -> None:
+    started = time.perf_counter()
+    while True:
+        turn.attempts += 1
+        problem = None
+        try:
+            if connection.sio is None or not connection.sio.connected:
+                session = await connection.connect()
+                if user.conversation != conversation_ids.conversation_id(conversation_ids.WEB, session):
+                    turn.error = "socket.io: the server gave a new session after reconnecting"
+                    return
+            await connection.sio.emit("user_uttered", {"message": turn.text, "message_id": turn.message_id})
+            attempt_deadline = time.perf_counter() + timeout
+            while True:
+                event = await asyncio.wait_for(connection.events.get(), max(0.01, attempt_deadline - time.perf_counter()))
+                if event[0] == "reply" and event[2] == turn.message_id:
+                    turn.latency = event[1] - started
+                    turn.replies = 1
+                    break
+                if event[0] == "gone":
+                    raise ConnectionError("the connection was lost")
+                if event[0] == "error" and isinstance(event[1], dict) and event[1].get("message_id") == turn.message_id:
+                    raise ConnectionError(f"the server answered {event[1].get('status')}")
+            while True:  # the channel sends one event per message and paragraph
+                event = await asyncio.wait_for(connection.events.get(), quiet)
+                if event[0] == "reply" and event[2] == turn.message_id:
+                    turn.replies += 1
+            # (never reached: the quiet timeout ends the turn)
+        except asyncio.TimeoutError:
+            if turn.replies:
+                return
+            problem = f"socket.io: no reply within {timeout:g} s"
+        except Exception as e:  # noqa: BLE001
+            if turn.replies:
+                return
+            problem = f"socket.io {type(e).__name__}: {str(e)[:120]}"
+        if time.perf_counter() - started + RETRY_PAUSE > retry_for:
+            turn.error = problem
+            return
+        turn.failures.append(problem)
+        await connection.close_socket()
+        await asyncio.sleep(RETRY_PAUSE)
 
 
 async def _close(sio) -> None:
@@ -368,6 +475,7 @@ async def run(
     think: float = 0,
     progress_every: float = 5,
     rest_token: str = "",
+    retry_for: float = 30,
 ) -> Report:
     """Runs the users against a running server and checks the trackers (when ``token`` is given)."""
     url = url.rstrip("/")
@@ -385,9 +493,9 @@ async def run(
         async def timed(user: User) -> None:
             try:
                 if user.channel == "rest":
-                    await rest_user(session, url, user, deadline, timeout, think, rest_token)
+                    await rest_user(session, url, user, deadline, timeout, think, rest_token, retry_for)
                 else:
-                    await socketio_user(url, user, deadline, timeout, quiet, think)
+                    await socketio_user(url, user, deadline, timeout, quiet, think, retry_for)
             finally:
                 user.finished = time.perf_counter() - started
 
@@ -415,6 +523,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="stop starting new turns after this many seconds (default 600)")
     parser.add_argument("--quiet", type=float, default=1.0,
                         help="socket.io: a turn ends after this many seconds without a reply (default 1)")
+    parser.add_argument("--retry-for", type=float, default=30,
+                        help="send a message that got no answer again, with the same id, for this many seconds "
+                             "(default 30; 0: never)")
     parser.add_argument("--think", type=float, default=0, help="seconds a user waits between turns (default 0)")
     parser.add_argument("--seed", type=int, help="random seed for the conversation paths")
     parser.add_argument("--progress", type=float, default=5, help="seconds between progress lines (0: none)")
@@ -445,7 +556,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return asyncio.run(run(
             url, token, args.users, args.turns, args.socketio_users, seed=args.seed, timeout=args.timeout,
             max_seconds=args.max_seconds, quiet=args.quiet, think=args.think, progress_every=args.progress,
-            rest_token=rest_token,
+            rest_token=rest_token, retry_for=args.retry_for,
         ))
 
     if args.url:

@@ -26,7 +26,8 @@ from willow.endpoints import NLG
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(Path(sys.executable).parent / "rasa")
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = {"TICKET_LOCK_LIFETIME": "30",  # as scripts/serve.sh sets it (README, Scale-out)
+       **os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def free_port() -> int:
@@ -49,11 +50,13 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
     raise RuntimeError(f"{url} did not start within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def start(args: List[str], log: Path, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+def start(args: List[str], log: Path, env: Optional[Dict[str, str]] = None,
+          prefix: Optional[List[str]] = None) -> subprocess.Popen:
+    """``prefix`` goes before the command, e.g. ``setpriv ...`` to run it with fewer privileges."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as handle:
         return subprocess.Popen(
-            args, cwd=ROOT, env={**ENV, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT
+            [*(prefix or []), *args], cwd=ROOT, env={**ENV, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT
         )
 
 
@@ -127,6 +130,7 @@ class _Rasa:
 def _start_rasa(
     model: Path, log: Path, endpoints: Path, actions_url: str, actions_log: Path,
     credentials: Path, env: Optional[Dict[str, str]], extra_args: Optional[List[str]],
+    prefix: Optional[List[str]] = None,
 ) -> _Rasa:
     port, token = free_port(), secrets.token_hex(16)  # hex: a token starting with "-" reads as a CLI flag
     # The REST channel is off without a token (as in `make run`); tests and tools turn it on.
@@ -138,7 +142,8 @@ def _start_rasa(
          "--enable-api", "--auth-token", token, *(extra_args or [])],
         log,
         # Bodies over 1 MB get 413, as with `make run` (Rasa only: actions receive whole trackers).
-        {"SANIC_REQUEST_MAX_SIZE": "1000000", **env},
+        {"SANIC_REQUEST_MAX_SIZE": "1000000", "SANIC_FALLBACK_ERROR_FORMAT": "json", **env},
+        prefix,
     )
     servers = Servers(url=f"http://127.0.0.1:{port}", token=token, actions_url=actions_url,
                       rasa_log=log, actions_log=actions_log, pid=process.pid,
@@ -168,6 +173,7 @@ def rasa_servers(
     credentials: Path = ROOT / "credentials.yml",
     env: Optional[Dict[str, str]] = None,
     extra_args: Optional[List[str]] = None,
+    prefix: Optional[List[str]] = None,
 ) -> Iterator[List[Servers]]:
     """``instances`` Rasa servers sharing one endpoints file (and so one tracker store and
     lock store), all using the action server at ``actions_url``. They load the model in
@@ -179,7 +185,7 @@ def rasa_servers(
         for number in range(1, instances + 1):
             log = logs / ("rasa.log" if number == 1 else f"rasa-{number}.log")
             started.append(_start_rasa(model, log, effective, actions_url, logs / "actions.log",
-                                       credentials, env, extra_args))
+                                       credentials, env, extra_args, prefix))
         for rasa in started:
             wait_until_up(f"{rasa.servers.url}/", rasa.process, rasa.servers.rasa_log)
         yield [rasa.servers for rasa in started]
@@ -197,6 +203,7 @@ def running(
     env: Optional[Dict[str, str]] = None,
     extra_args: Optional[List[str]] = None,
     endpoints: Optional[Path] = None,
+    prefix: Optional[List[str]] = None,
 ) -> Iterator[Servers]:
     """The real action server and Rasa server (HTTP API on, behind a random token).
 
@@ -205,7 +212,8 @@ def running(
     channels (for example fake Telegram or Slack APIs on 127.0.0.1, or ``--cors``).
     ``endpoints`` is an endpoints file whose tracker store and lock store Rasa uses (for
     example one written by ``python -m willow.endpoints``); its action endpoint is replaced
-    by this action server. Without it, Rasa keeps conversations in memory.
+    by this action server. Without it, Rasa keeps conversations in memory. ``prefix`` goes before
+    the Rasa command only (e.g. ``setpriv`` so root respects file permissions in fault tests).
     """
     logs = logs or Path(tempfile.mkdtemp(prefix="willow-servers-"))
     logs.mkdir(parents=True, exist_ok=True)
@@ -219,7 +227,7 @@ def running(
             [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)], actions_log
         )
     rasa = _start_rasa(model, logs / "rasa.log", effective, actions_url, actions_log,
-                       credentials, env, extra_args)
+                       credentials, env, extra_args, prefix)
     try:
         if actions:
             wait_until_up(f"{actions_url}/health", actions, actions_log)

@@ -75,9 +75,16 @@ def _check_sql(store_type: Optional[str]) -> None:
 
 
 def engine_for(config: Dict[str, Any]) -> Any:
-    """An SQLAlchemy engine for the store, built the way Rasa's SQLTrackerStore builds its own."""
+    """An SQLAlchemy engine for the store, with the options Willow's tracker store uses (the same
+    SQLite busy timeout, so purge and the server wait for each other; no SQL parameters, that is
+    sender ids, in error messages).
+
+    A bare engine on purpose, not a tracker store: a store on SQLite takes the serving process's
+    lock (willow/tracker_store.py), and purge runs while Rasa serves."""
     import sqlalchemy as sa
-    from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from willow.tracker_store import engine_options
 
     _check_sql(config.get("type"))
     url = SQLTrackerStore.get_db_url(
@@ -85,7 +92,7 @@ def engine_for(config: Dict[str, Any]) -> Any:
         config.get("db", "rasa.db"), config.get("username"), config.get("password"),
         None, config.get("query"),
     )
-    return sa.create_engine(url, **create_engine_kwargs(url))
+    return sa.create_engine(url, **engine_options(url))
 
 
 def describe(config: Dict[str, Any]) -> str:

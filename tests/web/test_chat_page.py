@@ -282,3 +282,28 @@ def test_a_tab_holding_a_foreign_session_id_gets_a_fresh_conversation(page, web_
     assert bot_texts(page)[0] in first_paragraph("utter_intro")
     events = web_stack.servers.conversation(f"web:{session_id}")["events"]
     assert [e["text"] for e in events if e["event"] == "user"] == ["/greet"]
+
+
+def test_a_message_typed_while_offline_is_sent_once_when_back(page, web_stack):
+    """Offline (a train tunnel, a server restarting): the message waits, goes out with its id after
+    the reconnect, and is answered once."""
+    wait_for_bot(page, 1)
+    wait_until_quiet(page)
+    page.context.set_offline(True)
+    page.locator(".willow-status").wait_for(state="visible")  # "Connecting to Willow…"
+    shown = len(bot_texts(page))
+    page.locator(".willow-input").fill("I cried in therapy today")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1500)
+    assert len(bot_texts(page)) == shown  # nothing can arrive yet
+    page.context.set_offline(False)
+    page.get_by_role("button", name="Why does it happen?").wait_for(timeout=60_000)
+    wait_until_quiet(page)
+    session_id = page.evaluate("JSON.parse(sessionStorage.getItem('willow.session'))")
+    events = web_stack.servers.conversation(f"web:{session_id}")["events"]
+    said = [e for e in events if e["event"] == "user"]
+    assert [e["text"] for e in said][-1] == "I cried in therapy today"
+    assert [e["text"] for e in said].count("I cried in therapy today") == 1
+    assert len(said[-1]["message_id"]) == 32  # the page's own id, the same on every attempt
+    answer = [e["text"] for e in events[events.index(said[-1]):] if e["event"] == "bot"]
+    assert len(bot_texts(page)) - shown == len(answer)  # each reply shown once, none twice

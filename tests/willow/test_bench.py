@@ -54,6 +54,16 @@ def test_the_smoke_run_cross_validates_on_a_sample_of_each_intent(tmp_path):
     assert lookups  # lookup tables are kept whole
 
 
+def test_only_the_smoke_run_trains_rasas_default_on_a_sample_with_every_story_and_rule(tmp_path):
+    assert bench.training_data(1, tmp_path / "x") == ["data"] and not (tmp_path / "x").exists()
+    sample, *rest = bench.training_data(4, tmp_path / "nlu")
+    assert Path(sample) == tmp_path / "nlu" and (tmp_path / "nlu" / "lookups.yml").exists()
+    assert "data/rules" in rest and "data/stories" in rest and "data/nlu" not in rest
+    real = bench.Settings()  # make bench: all examples, plots, one configuration after the other
+    assert (real.default_every, real.plots, real.parallel, real.blas_threads) == (1, True, False, None)
+    assert bench.SMOKE.default_every > 1 and bench.SMOKE.parallel
+
+
 def test_table_has_a_row_per_configuration_and_dashes_for_what_was_not_measured():
     settings = bench.Settings(folds=5, users=20)
     full = bench.Result("A", "a.yml", accuracy=0.98, macro_f1=0.975, cv_f1=0.8, crisis_recall=1.0, crisis_fp=0.012,

@@ -9,3 +9,15 @@ dependency versions (see docs in each module), keeping the usual webhook paths.
 from willow import speedups
 
 speedups.apply()
+
+# Willow's channels mark messages whose id the client chose; a second delivery of one is not
+# handled twice: see willow/idempotency.py.
+from willow import idempotency  # noqa: E402
+
+idempotency.apply()
+
+# A failing tracker store raises (the channels answer 503) instead of Rasa carrying on with an
+# empty conversation kept in memory: see willow/store_failures.py.
+from willow import store_failures  # noqa: E402
+
+store_failures.apply()

@@ -45,7 +45,12 @@ What differs from ``rasa.core.channels.rest`` and why (measured against 3.6.21):
   ``willow.channels.sender_queue``); a sender with ``max_pending_per_sender`` messages
   already waiting gets **429** with ``Retry-After``.
 - When handling a message fails inside Rasa, the answer is **500** with a JSON error
-  (Rasa answered 200 with whatever had been collected, and logged the message text).
+  (Rasa answered 200 with whatever had been collected, and logged the message text);
+  **503** with ``Retry-After`` when a store is unavailable (``willow.outages``: PostgreSQL or
+  Redis down, SQLite disk full), so the client sends the same message again later.
+- ``message_id`` (optional, 1-100 of ``A-Z a-z 0-9 - _ . :``): a client that got no answer
+  sends the message again with the same id, and gets the first answer again instead of a second
+  handling (``willow.idempotency``).
   Nothing here logs message text, at any level.
 
 Errors are JSON objects: ``{"status": 400, "error": "<what is wrong>"}``. Bodies larger than
@@ -70,7 +75,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from willow import conversation_ids
+from willow import conversation_ids, idempotency, outages
 from willow.channels import sender_queue
 
 logger = logging.getLogger(__name__)
@@ -136,7 +141,23 @@ def parse_body(body: bytes, max_message_chars: int) -> Dict[Text, Any]:
     input_channel = data.get("input_channel")
     if input_channel is not None and input_channel != RestInput.name():
         raise BadRequest("'input_channel' can only be \"rest\": a REST client cannot speak for another channel")
-    return {"sender": sender, "message": message, "metadata": metadata}
+    message_id = data.get("message_id")
+    if message_id is not None and not idempotency.valid_id(message_id):
+        raise BadRequest(f"'message_id' must be 1 to {idempotency.MAX_ID_CHARS} letters, digits or - _ . :")
+    return {"sender": sender, "message": message, "metadata": metadata, "message_id": message_id}
+
+
+def user_message(data: Dict[Text, Any], output: Any, conversation: Text) -> UserMessage:
+    """The message for Rasa; one sent with its own ``message_id`` is never handled twice."""
+    message_id = data.get("message_id")
+    message = UserMessage(data["message"], output, conversation, input_channel=RestInput.name(),
+                          metadata=data.get("metadata"), message_id=message_id)
+    return idempotency.mark(message, idempotency.REPLAY) if message_id else message
+
+
+def unavailable() -> HTTPResponse:
+    """A store is down (willow.outages): the client should send the same message again later."""
+    return error(503, outages.MESSAGE, headers={"Retry-After": str(outages.RETRY_AFTER_SECONDS)})
 
 
 def token_problem(token: Optional[Text]) -> Optional[Text]:
@@ -221,14 +242,18 @@ class RestInput(RasaRestInput):
 
         async def stream(resp: Any) -> None:
             queue: asyncio.Queue = asyncio.Queue()
-            message = UserMessage(data["message"], RestStream(data["sender"], queue), conversation,
-                                  input_channel=self.name(), metadata=data["metadata"])
+            message = user_message(data, RestStream(data["sender"], queue), conversation)
 
             async def handle() -> None:
                 try:
                     await in_turn(message)
                 except Exception as e:  # noqa: BLE001  never log the text
-                    logger.error("Handling a streamed REST message failed: %s", type(e).__name__)
+                    if outages.is_outage(e):  # the status line is sent already: say it in the stream
+                        logger.warning("A store is unavailable; a streamed REST message was not handled (%s).",
+                                       type(e).__name__)
+                        await resp.write(json.dumps({"status": 503, "error": outages.MESSAGE}) + "\n")
+                    else:
+                        logger.error("Handling a streamed REST message failed: %s", type(e).__name__)
                 finally:
                     await queue.put("DONE")
 
@@ -275,10 +300,7 @@ class RestInput(RasaRestInput):
                                        content_type="text/event-stream")
             collector = RestCollector(data["sender"])
             try:
-                await in_turn(
-                    UserMessage(data["message"], collector, sender_id,
-                                input_channel=self.name(), metadata=data["metadata"])
-                )
+                await in_turn(user_message(data, collector, sender_id))
             except sender_queue.Busy:
                 return error(429, "too many messages from this sender are waiting; retry later",
                              headers={"Retry-After": "1"})
@@ -286,6 +308,10 @@ class RestInput(RasaRestInput):
                 # Sanic's response timeout; like Rasa, answer with what was said so far.
                 logger.error("Handling a REST message timed out.")
             except Exception as e:  # noqa: BLE001  any failure inside Rasa; never log the text
+                if outages.is_outage(e):
+                    logger.warning("A store is unavailable; answered a REST message with 503 (%s).",
+                                   type(e).__name__)
+                    return unavailable()
                 # The exception's type and frames only: its message may quote the user's text.
                 logger.error("Handling a REST message failed: %s", type(e).__name__)
                 logger.debug("Traceback (without the message):\n%s", "".join(traceback.format_tb(e.__traceback__)))

@@ -20,8 +20,11 @@ What differs from ``rasa.core.channels.slack`` and why:
 - The content type is compared as a media type, so ``application/json; charset=utf-8``
   works (Rasa compares the whole header and silently drops such requests).
 - Slack retries an event when the first answer was slow or failed; Rasa drops only
-  ``http_timeout`` retries and processes the others again, replying twice. Here any request carrying ``X-Slack-Retry-Num`` is
-  acknowledged (200, ``X-Slack-No-Retry: 1``) and dropped, and accepted events are
+  ``http_timeout`` retries and processes the others again, replying twice. Here a request carrying ``X-Slack-Retry-Num``
+  for an event this process accepted is acknowledged (200, ``X-Slack-No-Retry: 1``) and
+  dropped; a retry of one it never accepted (the first delivery reached an instance that died,
+  or got 503 because a store was down) is handled, and never twice: the event id is the
+  message id, kept in the tracker store (``willow.idempotency``). Accepted events are also
   remembered for a while (event id, and channel + message ts) so a redelivery without the
   header, or the same message arriving as both ``message`` and ``app_mention``, is dropped too.
 - Replies go to ``SLACK_API_URL`` (tests use a fake Slack on 127.0.0.1), and without
@@ -59,8 +62,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError
 
-from willow import conversation_ids
-from willow.channels import note
+from willow import conversation_ids, idempotency, outages
+from willow.channels import after_save, note, rest
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ MAX_REQUEST_AGE_SECONDS = 5 * 60
 DEDUPE_WINDOW_SECONDS = 15 * 60
 # Bound on memory whatever the traffic; the oldest entries go first.
 DEDUPE_MAX_KEYS = 10_000
+# How long a request waits for its turn before Slack gets its 200 (Slack's limit is 3 s): long
+# enough to answer 503 when a store is down, so Slack retries.
+ACK_WAIT_SECONDS = 2.0
 # Message subtypes that are still something a person wrote. Others (joins, edits,
 # deletions, bot posts) are Slack's bookkeeping, not messages to Willow.
 USER_MESSAGE_SUBTYPES = {None, "thread_broadcast", "file_share"}
@@ -117,6 +123,69 @@ def _api_url(value: str) -> str:
     return url
 
 
+_TEXT_OR_NONE = (str, type(None))
+
+
+def event_shape_problem(payload: Dict[Text, Any]) -> Optional[Text]:
+    """What in a (signed) message event does not have the types Slack sends, or None.
+
+    Rasa's helpers read these fields without checking them: a number for ``text`` or an object
+    for ``authed_users`` raised inside the handler (500 and a traceback, found by
+    tests/test_fuzz.py)."""
+    event = payload["event"]
+    for name, value in (("event.text", event.get("text")), ("event.user", event.get("user")),
+                        ("event.channel", event.get("channel")), ("event.ts", event.get("ts")),
+                        ("event.thread_ts", event.get("thread_ts")), ("event.team", event.get("team")),
+                        ("event.channel_type", event.get("channel_type")),
+                        ("team_id", payload.get("team_id")), ("event_id", payload.get("event_id"))):
+        if not isinstance(value, _TEXT_OR_NONE):
+            return f"'{name}' must be a string"
+    for name in ("authed_users", "authorizations"):
+        value = payload.get(name)
+        if value is not None and not isinstance(value, list):
+            return f"'{name}' must be a list"
+    if not all(isinstance(u, str) for u in payload.get("authed_users") or []):
+        return "'authed_users' must hold strings"
+    if not all(isinstance(a, dict) and isinstance(a.get("user_id"), _TEXT_OR_NONE)
+               for a in payload.get("authorizations") or []):
+        return "'authorizations' must hold objects with a string 'user_id'"
+    try:  # NUL characters and lone surrogates: the SQL tracker stores cannot save them
+        rest.check_text(event.get("text") or "", "event.text")
+    except rest.BadRequest as error:
+        return error.error
+    return None
+
+
+def interaction_shape_problem(payload: Dict[Text, Any]) -> Optional[Text]:
+    """Like ``event_shape_problem``, for a button click's payload."""
+    actions = payload.get("actions")
+    if actions is not None and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+        return "'actions' must be a list of objects"
+    if actions:
+        action = actions[0]
+        if not isinstance(action.get("type"), _TEXT_OR_NONE):
+            return "'actions[0].type' must be a string"
+        for key in ("selected_option",):
+            if key in action and not isinstance(action[key], dict):
+                return f"'actions[0].{key}' must be an object"
+        if "selected_options" in action and not (
+                isinstance(action["selected_options"], list) and action["selected_options"]
+                and isinstance(action["selected_options"][0], dict)):
+            return "'actions[0].selected_options' must be a list of objects"
+    for part, keys in (("user", ("id", "team_id")), ("channel", ("id",)), ("team", ("id",)),
+                       ("message", ("ts", "thread_ts"))):
+        value = payload.get(part)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return f"'{part}' must be an object"
+        if not all(isinstance(value.get(key), _TEXT_OR_NONE) for key in keys):
+            return f"'{part}' must hold strings"
+    if not isinstance(payload.get("trigger_id"), _TEXT_OR_NONE):
+        return "'trigger_id' must be a string"
+    return None
+
+
 class SeenEvents:
     """Keys of recently accepted Slack events, bounded in time and in number.
 
@@ -137,6 +206,15 @@ class SeenEvents:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def __contains__(self, key: str) -> bool:
+        seen = self._seen.get(key)
+        return seen is not None and seen >= self.clock() - self.window_seconds
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """A delivery that could not be handled (a store was down): its retry must get through."""
+        for key in keys:
+            self._seen.pop(key, None)
 
     def first_time(self, keys: Iterable[str]) -> bool:
         """Records the keys; False if any of them was seen within the window.
@@ -347,42 +425,63 @@ class SlackInput(RasaSlackInput):
         )
 
     async def _handle_quietly(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
-    ) -> None:
-        # Runs after Slack got its 200, so failures can only be logged: the error code
-        # or exception type, never the exception text (it may quote the message).
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
+        output: after_save.HeldReplies,
+    ) -> bool:
+        """False only when a store is down. Usually runs after Slack got its 200, so failures
+        can only be logged: the error code or exception type, never the exception text (it may
+        quote the message)."""
         try:
             await on_new_message(message)
+            await output.send_held()  # only once the turn is saved: a failed one is retried
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
             logger.error("Slack refused Willow's reply: %s.", code or "unknown error")
         except Exception as error:  # noqa: BLE001 - a background task has no caller to raise to
+            if outages.is_outage(error):
+                logger.warning("A store is unavailable; a Slack message was not handled (%s).", type(error).__name__)
+                return False
             logger.error("Handling a Slack message failed: %s.", type(error).__name__)
             logger.debug("Traceback of the failed Slack message.", exc_info=True)
+        return True
 
-    def _dispatch(
+    async def _dispatch(
         self,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         text: Text,
         sender_id: Text,
         metadata: Dict[Text, Any],
+        message_id: Optional[Text] = None,
+        keys: Iterable[str] = (),
     ) -> HTTPResponse:
-        """Hands the message to Rasa in the background and answers Slack at once.
+        """Hands the message to Rasa and answers Slack within ``ACK_WAIT_SECONDS``.
 
-        Slack wants an answer within 3 seconds and retries otherwise.
+        Slack wants an answer within 3 seconds and retries otherwise. A turn that fails at once
+        because a store is down gets 503, so Slack retries later (with the same event id:
+        handled once, ``willow.idempotency``); a slower turn goes on in the background.
         """
         thread_id = metadata.get("thread_id") if self.use_threads else None
+        client_id = message_id if idempotency.valid_id(message_id) else None
+        output = after_save.HeldReplies(self.get_output_channel(metadata.get("out_channel"), thread_id))
         message = UserMessage(
             text,
-            self.get_output_channel(metadata.get("out_channel"), thread_id),
+            output,
             sender_id,
             input_channel=self.name(),
             metadata=metadata,
+            message_id=client_id,
         )
-        task = asyncio.create_task(self._handle_quietly(on_new_message, message))
+        if client_id:
+            idempotency.mark(message, idempotency.SKIP)  # its replies went out through Slack's API
+        task = asyncio.create_task(self._handle_quietly(on_new_message, message, output))
         # Keep a reference until done, or the task may be garbage-collected mid-way.
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
+        done, _ = await asyncio.wait({task}, timeout=ACK_WAIT_SECONDS)
+        if task in done and task.result() is False:
+            self.seen_events.forget(keys)
+            return response.json({"error": outages.MESSAGE}, status=HTTPStatus.SERVICE_UNAVAILABLE,
+                                 headers={"Retry-After": str(outages.RETRY_AFTER_SECONDS)})
         return response.json({"ok": True})
 
     async def _handle_event(
@@ -390,7 +489,7 @@ class SlackInput(RasaSlackInput):
     ) -> HTTPResponse:
         try:
             payload = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             return response.json({"error": "body is not JSON"}, status=HTTPStatus.BAD_REQUEST)
         if not isinstance(payload, dict):
             return response.json({"error": "body is not a JSON object"}, status=HTTPStatus.BAD_REQUEST)
@@ -400,7 +499,10 @@ class SlackInput(RasaSlackInput):
             return response.json({"challenge": payload.get("challenge")})
 
         retry = request.headers.get("X-Slack-Retry-Num")
-        if retry is not None:
+        # A retry of an event this process accepted is dropped; one it never saw (the first
+        # delivery went to an instance that died, or got a 503) is handled, once: its event id
+        # is kept with the message in the tracker store.
+        if retry is not None and f"event:{payload.get('event_id')}" in self.seen_events:
             # The first delivery was accepted (or is being handled); answering again would
             # duplicate the reply. X-Slack-No-Retry asks Slack to stop retrying this event.
             logger.info(
@@ -421,6 +523,14 @@ class SlackInput(RasaSlackInput):
             logger.debug("Ignored a Slack event that is not a person's message.")
             return response.json({"ok": True, "ignored": "not a user message"})
 
+        problem = event_shape_problem(payload)
+        if problem:
+            logger.debug("Refused a Slack event: %s.", problem)
+            return response.json({"error": f"not a Slack message event: {problem}"}, status=HTTPStatus.BAD_REQUEST)
+        if len(event.get("text") or "") > rest.DEFAULT_MAX_MESSAGE_CHARS:
+            # As on the other channels: parsing it would block the server for everyone.
+            logger.warning("Ignored a Slack message longer than %s characters.", rest.DEFAULT_MAX_MESSAGE_CHARS)
+            return response.json({"ok": True, "ignored": "too long"})
         metadata = self._event_metadata(payload)
         if not self._is_supported_channel(payload, metadata):
             logger.info("Ignored a Slack message in a channel that is not a DM, a mention or %s.", ENV_CHANNEL)
@@ -437,11 +547,14 @@ class SlackInput(RasaSlackInput):
             return response.json({"ok": True, "ignored": "duplicate"})
 
         sender = str(event["user"])
-        return self._dispatch(
+        event_id = payload.get("event_id")
+        return await self._dispatch(
             on_new_message,
             self._sanitize_user_message(event.get("text", ""), metadata["users"]),
             self._conversation(payload.get("team_id") or event.get("team"), sender, metadata),
             metadata,
+            message_id=f"slack-event:{event_id}" if isinstance(event_id, str) else None,
+            keys=keys,
         )
 
     @staticmethod
@@ -463,26 +576,39 @@ class SlackInput(RasaSlackInput):
         """A button click (Slack posts these form-encoded to the Interactivity Request URL)."""
         try:
             payload = self._form_payload(request)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             return response.json({"error": "no JSON payload"}, status=HTTPStatus.BAD_REQUEST)
+        problem = interaction_shape_problem(payload)
+        if problem:
+            logger.debug("Refused a Slack interaction: %s.", problem)
+            return response.json({"error": f"not a Slack interaction: {problem}"}, status=HTTPStatus.BAD_REQUEST)
         value = None
         if self._is_interactive_message(payload):
             value = self._get_interactive_response(payload["actions"][0])
+        if not isinstance(value, str):
+            value = None  # a button's value is a string; anything else carries nothing to say
+        else:
+            try:
+                rest.check_text(value, "value")
+            except rest.BadRequest:
+                value = None
         sender = (payload.get("user") or {}).get("id")
         metadata = self._interaction_metadata(payload)
         if value is None or not sender or not metadata.get("out_channel"):
             # Link buttons and unsupported components carry nothing to say to Rasa.
             return response.json({"ok": True, "ignored": "no value"})
         # Slack does not retry clicks, but a replayed signed request must not count twice.
-        if payload.get("trigger_id") and not self.seen_events.first_time(
-            [f"action:{payload['trigger_id']}"]
-        ):
+        keys = [f"action:{payload['trigger_id']}"] if payload.get("trigger_id") else []
+        if keys and not self.seen_events.first_time(keys):
             return response.json({"ok": True, "ignored": "duplicate"})
-        return self._dispatch(
+        trigger = payload.get("trigger_id")
+        return await self._dispatch(
             on_new_message,
             str(value),
             self._conversation(self._interaction_team(payload), sender, metadata),
             metadata,
+            message_id=f"slack-action:{trigger}" if isinstance(trigger, str) else None,
+            keys=keys,
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
+import json
 import logging
 import os
 import re
@@ -58,8 +59,8 @@ from rasa.core.channels import telegram as rasa_telegram
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 
-from willow import conversation_ids
-from willow.channels import note
+from willow import conversation_ids, idempotency, outages
+from willow.channels import after_save, note, rest
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -67,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram's own limit for a message's text.
+MAX_TEXT_CHARS = 4096
 # Only what the webhook handles; anything else would be answered 200 and thrown away anyway.
 ALLOWED_UPDATES = ["message", "callback_query"]
 # Start-up and `make telegram-webhook` should fail fast; replies may take a little longer.
@@ -140,6 +143,18 @@ class Settings:
     def redact(self, text: str) -> str:
         """The token is part of every Bot API URL; keep it out of messages and logs."""
         return text.replace(self.token, "<TELEGRAM_TOKEN>") if self.token else text
+
+
+def _object(value: Any) -> Dict[str, Any]:
+    """A JSON object of an update, or an empty one when that part has another shape."""
+    return value if isinstance(value, dict) else {}
+
+
+def _is_chat_id(value: Any) -> bool:
+    """Telegram's chat ids are integers (negative for groups); a short printable string is kept
+    too (it becomes ``telegram:<id>`` either way). Objects, lists and booleans are not ids."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and re.fullmatch(r"[\x21-\x7e]{1,64}", value) is not None)
 
 
 async def call_bot_api(
@@ -299,19 +314,27 @@ class TelegramInput(rasa_telegram.TelegramInput):
                 return response.json({"error": f"Telegram channel is off: {self.problem}"}, status=503)
             if not self._has_secret(request):
                 return response.json({"error": "missing or wrong secret token"}, status=403)
-            update = request.json
+            try:
+                update = json.loads(request.body or b"")
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply
+                update = None
             if not isinstance(update, dict):
                 return response.json({"error": "expected a Telegram Update object"}, status=400)
             self._check_username_once()
-            await self._handle(update, request, on_new_message)
-            # 200 whatever happened: Telegram redelivers anything else until it gets a 2xx.
+            if not await self._handle(update, request, on_new_message):
+                # A store is down: Telegram delivers the update again later (the same
+                # update_id, so it is handled once).
+                return response.json({"error": outages.MESSAGE}, status=503,
+                                     headers={"Retry-After": str(outages.RETRY_AFTER_SECONDS)})
+            # 200 whatever else happened: Telegram redelivers anything else until it gets a 2xx.
             return response.json({"ok": True})
 
         return telegram_webhook
 
     def _has_secret(self, request: Request) -> bool:
         given = request.headers.get(SECRET_HEADER, "")
-        if hmac.compare_digest(given.encode(), self.settings.secret_token.encode()):
+        # surrogateescape: a header that is not valid UTF-8 is a wrong secret, not a crash
+        if hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.settings.secret_token.encode()):
             return True
         self._refusals += 1
         # Warn once (a changed secret shows up at once), then quietly: scanners must not fill the log.
@@ -326,42 +349,68 @@ class TelegramInput(rasa_telegram.TelegramInput):
         update: Dict[str, Any],
         request: Request,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    ) -> None:
+    ) -> bool:
+        """Hands the update's message to Rasa; False only when a store is down (worth redelivering)."""
         button = update.get("callback_query")
         message = update.get("message")
         if isinstance(button, dict):
-            chat = (button.get("message") or {}).get("chat") or button.get("from") or {}
+            chat = _object(_object(button.get("message")).get("chat")) or _object(button.get("from"))
             text = button.get("data")
-            await self._answer_button(button.get("id"))
+            if isinstance(text, str):
+                await self._answer_button(button.get("id"))
         elif isinstance(message, dict) and isinstance(message.get("text"), str):
-            chat, text = message.get("chat") or {}, message["text"]
+            chat, text = _object(message.get("chat")), message["text"]
         else:
             # my_chat_member (the user blocked or restarted the bot), edits, stickers, photos,
             # locations, service messages: nothing Willow reads. Edits are not re-answered.
             logger.debug("Telegram: ignored an update with %s", sorted(k for k in update if k != "update_id"))
-            return
-        if not isinstance(text, str) or chat.get("id") is None:
+            return True
+        chat_id = chat.get("id")
+        if not isinstance(text, str) or not _is_chat_id(chat_id):
             logger.debug("Telegram: ignored an update without text or chat")
-            return
+            return True
+        try:  # NUL characters and lone surrogates: the SQL tracker stores cannot save them
+            rest.check_text(text, "text")
+        except rest.BadRequest:
+            logger.debug("Telegram: ignored an update whose text cannot be stored")
+            return True
+        if len(text) > MAX_TEXT_CHARS:
+            # Longer than Telegram itself allows: not Telegram. Parsing it would block the server
+            # for everyone (20,000 emoji: 43 s, measured by tests/test_fuzz.py).
+            logger.warning("Telegram: ignored an update longer than %s characters.", MAX_TEXT_CHARS)
+            return True
         if text.strip().split("@")[0] == "/start":
             # Telegram sends /start when someone opens the bot: start with the introduction.
             text = "/greet"
+        update_id = update.get("update_id")
+        # A redelivered update (Telegram got no 2xx in time) has the same update_id: handled once,
+        # and not answered again (willow.idempotency).
+        message_id = f"telegram-update:{update_id}" if isinstance(update_id, int) and not isinstance(update_id, bool) else None
+        output = after_save.HeldReplies(self._output)
+        message = UserMessage(
+            text,
+            output,
+            conversation_ids.conversation_id(conversation_ids.TELEGRAM, str(chat_id)),
+            input_channel=self.name(),
+            metadata=self.get_metadata(request),
+            message_id=message_id,
+        )
+        if message_id:
+            idempotency.mark(message, idempotency.SKIP)
         try:
-            await on_new_message(
-                UserMessage(
-                    text,
-                    self._output,
-                    conversation_ids.conversation_id(conversation_ids.TELEGRAM, str(chat["id"])),
-                    input_channel=self.name(),
-                    metadata=self.get_metadata(request),
-                )
-            )
-        except Exception as error:  # noqa: BLE001 - any failure must still be answered 200
+            await on_new_message(message)
+            await output.send_held()  # only now: a turn that was not saved will be redelivered
+        except Exception as error:  # noqa: BLE001 - any other failure must still be answered 200
+            if outages.is_outage(error):
+                logger.warning("Telegram: a store is unavailable; asked Telegram to deliver an update again (%s).",
+                               type(error).__name__)
+                return False
             logger.error(
                 "Telegram: could not answer an update (%s: %s)",
                 type(error).__name__, self.settings.redact(str(error))[:300],
             )
             logger.debug("Telegram: traceback", exc_info=True)
+        return True
 
     async def _answer_button(self, callback_query_id: Optional[str]) -> None:
         # Until answered, the pressed button shows a spinner in the user's app.

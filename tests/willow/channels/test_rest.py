@@ -71,10 +71,12 @@ def test_bad_bodies_are_refused_with_a_reason(raw, status, error):
         (body(sender="x" * 250, message="hi"), {"sender": "x" * 250, "message": "hi", "metadata": None}),
         ('{"sender": "ü", "message": "weinte 😭"}'.encode(), {"sender": "ü", "message": "weinte 😭",
                                                              "metadata": None}),
+        (body(sender="a", message="hi", message_id="3f2a-b:1.x_y"),
+         {"sender": "a", "message": "hi", "metadata": None, "message_id": "3f2a-b:1.x_y"}),
     ],
 )
 def test_valid_bodies_pass(raw, expected):
-    assert rest.parse_body(raw, max_message_chars=100) == expected
+    assert rest.parse_body(raw, max_message_chars=100) == {"message_id": None, **expected}
 
 
 TOKEN = "test-rest-token-0123456789"
