@@ -50,7 +50,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import aiohttp
 
 from willow import load_test
-from willow.load_test import Turn, User
+from willow.load_test import User
 
 # Conversation length in messages: one path of load_test.PATHS (4-6 messages) or a path and part
 # of the next, as people who come back to another topic do.
@@ -447,9 +447,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     from willow import endpoints, local_servers, model_files
 
-    model = args.model or model_files.model_path()
+    model = args.model or model_files.trained_model()  # None: it told the user to train one
+    if model is None:
+        return 2
     if not model.exists():
-        print(f"error: no model for the current data ({model}); run `make train` first", file=sys.stderr)
+        print(f"error: {model} does not exist", file=sys.stderr)
         return 2
     logs = args.logs or Path(tempfile.mkdtemp(prefix="willow-soak-"))
     logs.mkdir(parents=True, exist_ok=True)
