@@ -66,3 +66,78 @@ def test_each_country_gets_its_own_lines_and_emergency_number(country):
         assert f"call {country['emergency']} now" in text
         for line in country["lines"] + country.get("abuse_lines", []):
             assert (line.get("phone") or line["sms"]) in text
+
+
+def nlu_countries():
+    """The `country` lookup table and synonyms of data/nlu/countries.yml."""
+    import yaml
+
+    data = yaml.safe_load((crisis_lines.ROOT / "data" / "nlu" / "countries.yml").read_text(encoding="utf-8"))
+    items = lambda block: [line[2:].strip() for line in block.splitlines() if line.strip()]  # noqa: E731
+    lookup = next(items(e["examples"]) for e in data["nlu"] if e.get("lookup") == "country")
+    synonyms = {name: e["synonym"] for e in data["nlu"] if "synonym" in e for name in items(e["examples"])}
+    return lookup, synonyms
+
+
+def test_every_alias_is_recognised_as_its_own_country():
+    # The lookup finds the name; the synonym turns it into the code the slot and the
+    # crisis reply's variation use. A name missing from either gets the default lines.
+    lookup, synonyms = nlu_countries()
+    for country in DATA["countries"]:
+        for alias in country["aliases"]:
+            assert alias in lookup, f"{alias!r} ({country['code']}) missing from the lookup"
+            assert synonyms.get(alias) == country["code"], f"{alias!r} should map to {country['code']}"
+    # Longest first: Python's regex takes the first alternative that matches.
+    assert lookup == sorted(lookup, key=len, reverse=True) or all(
+        len(a) >= len(b) for a, b in zip(lookup, lookup[1:])
+    )
+
+
+def test_every_country_code_is_a_slot_value():
+    import yaml
+
+    domain = yaml.safe_load((crisis_lines.ROOT / "domain" / "safety.yml").read_text(encoding="utf-8"))
+    assert domain["slots"]["country"]["values"] == [c["code"] for c in DATA["countries"]]
+
+
+def test_new_countries_lead_with_their_own_line():
+    # Issue 16: the country's own first line comes first in its crisis reply, before the
+    # directory and the emergency number.
+    for code in ("ZA", "PH", "SG", "KE"):
+        country = next(c for c in DATA["countries"] if c["code"] == code)
+        text = crisis_lines.crisis_text(DATA, WORDS, country)
+        first_bullet = next(line for line in text.splitlines() if line.startswith("- "))
+        assert first_bullet == "- " + crisis_lines.describe(country["lines"][0], WORDS)
+
+
+def test_a_country_without_a_confirmed_line_gets_the_directory_and_its_emergency_number():
+    nigeria = next(c for c in DATA["countries"] if c["code"] == "NG")
+    assert nigeria["lines"] == []
+    for render in (crisis_lines.crisis_text, crisis_lines.country_text, crisis_lines.show_lines_text,
+                   crisis_lines.check_in_declined_text, crisis_lines.past_risk_text):
+        text = render(DATA, WORDS, nigeria)
+        assert DATA["international"]["url"] in text
+        assert "Anywhere else" not in text  # there is no local line for the directory to follow
+        for other in DATA["countries"]:
+            for line in other["lines"]:
+                assert (line.get("phone") or line.get("sms")) not in text.split("call ")[1:2] or other is nigeria
+    facts = crisis_lines.short_facts(DATA, WORDS, nigeria)
+    assert facts["emergency"] == "112" and DATA["international"]["url"] in facts["line"]
+    # A default country may not lose its line, and a missing `lines` key is a mistake.
+    broken = {**DATA, "countries": [{**c, "lines": []} if c["code"] == "US" else c for c in DATA["countries"]]}
+    assert any("default country needs a crisis line" in p for p in crisis_lines.problems(broken))
+    no_key = {k: v for k, v in nigeria.items() if k != "lines"}
+    assert any("no `lines`" in p for p in crisis_lines.problems({**DATA, "countries": [no_key]}))
+
+
+def test_text_and_whatsapp_numbers_are_worded_as_people_use_them():
+    words = WORDS
+    assert crisis_lines.describe({"service": "L", "phone": "13 11 14", "sms": "0477 13 11 14"}, words) == \
+        "L, call 13 11 14 or text 0477 13 11 14"
+    assert crisis_lines.describe({"service": "H", "phone": "1-800", "sms": "88788", "sms_body": "START"}, words) == \
+        "H, call 1-800 or text START to 88788"
+    assert crisis_lines.describe({"service": "M", "phone": "1771", "whatsapp": "+65 6669 1771"}, words) == \
+        "M, call 1771 or WhatsApp +65 6669 1771"
+    bad = {**DATA, "countries": [{**DATA["countries"][0], "lines": [
+        {"service": "W", "whatsapp": "6669 1771", "source": "x", "last_checked": "2026-12-03"}]}]}
+    assert any("+ country code" in p for p in crisis_lines.problems(bad))

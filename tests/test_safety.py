@@ -57,6 +57,25 @@ def test_crisis_reply_then_safety_check_then_local_line(servers):
     assert said(replies).startswith(crisis_lines.crisis_text(LINES, WORDS, country("AU")))
 
 
+@pytest.mark.parametrize("code", [c["code"] for c in LINES["countries"]])
+def test_each_country_gets_its_own_line_first(servers, code):
+    """Named in the risk message itself, or given after the crisis reply (by a name, a
+    demonym or an abbreviation from content/crisis_lines.yml): the reply leads with that
+    country's own line (or, with none confirmed, the directory) and its emergency number."""
+    place = country(code)
+    user = sender()
+    replies = servers.say(user, f"i live in {place['name']} and i want to end my life")
+    assert said(replies).startswith(crisis_lines.crisis_text(LINES, WORDS, place))
+    assert servers.tracker(user)["slots"]["country"] == code
+
+    for alias in (place["aliases"][0], place["aliases"][-1]):
+        user = sender()
+        servers.say(user, "i want to kill myself")
+        replies = servers.say(user, f"i'm in {alias}" if alias == place["aliases"][0] else f"{alias} here")
+        assert said(replies[:-1]) == crisis_lines.country_text(LINES, WORDS, place), alias
+        assert servers.tracker(user)["slots"]["country"] == code
+
+
 def test_the_match_is_recorded_without_the_text(servers):
     user = sender()
     servers.say(user, "kms")

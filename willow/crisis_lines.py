@@ -46,7 +46,8 @@ IN_LANGUAGE = {
 SAFETY_BUTTONS = (("safe", "affirm"), ("not_safe", "deny"), ("unsure", "unsure"))
 
 PHONE = re.compile(r"^\d[\d -]*\d$")  # as dialled locally: digits, spaces, dashes
-SMS = re.compile(r"^\d{3,6}$")
+SMS = re.compile(r"^\d[\d ]{1,13}\d$")  # a short code ("988") or a mobile number ("0477 13 11 14")
+WHATSAPP = re.compile(r"^\+\d[\d ]+\d$")  # with its country code
 URL = re.compile(r"^https://[a-z0-9.-]+\.[a-z]{2,}(/\S*)?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -70,7 +71,7 @@ def problems(data: Dict[str, Any]) -> List[str]:
         where = country["code"]
         if not re.fullmatch(r"[A-Z]{2}", where):
             found.append(f"{where}: code must be two capital letters")
-        if not re.fullmatch(r"\d{3}( or \d{3})?", country.get("emergency", "")):
+        if not re.fullmatch(r"\d{3,5}( or \d{3,5})?", country.get("emergency", "")):
             found.append(f"{where}: emergency number looks wrong: {country.get('emergency')!r}")
         for alias in country["aliases"]:
             if alias != alias.lower():
@@ -78,16 +79,22 @@ def problems(data: Dict[str, Any]) -> List[str]:
             if alias in seen_aliases:
                 found.append(f"{where}: alias {alias!r} also used by {seen_aliases[alias]}")
             seen_aliases[alias] = where
-        if not country.get("lines"):
-            found.append(f"{where}: no crisis line")
+        # An empty list is allowed (no line confirmed yet: the emergency number and the
+        # directory); a missing one is a mistake. Default countries need a line.
+        if "lines" not in country:
+            found.append(f"{where}: no `lines` (write `lines: []` if none is confirmed)")
+        elif not country["lines"] and where in data["default_countries"]:
+            found.append(f"{where}: a default country needs a crisis line")
         for line in country.get("lines", []) + country.get("abuse_lines", []):
             name = f"{where} {line.get('service')}"
-            if not (line.get("phone") or line.get("sms")):
-                found.append(f"{name}: needs a phone or sms number")
+            if not (line.get("phone") or line.get("sms") or line.get("whatsapp")):
+                found.append(f"{name}: needs a phone, sms or whatsapp number")
             if line.get("phone") and not PHONE.match(line["phone"]):
                 found.append(f"{name}: phone {line['phone']!r} is not digits, spaces and dashes")
             if line.get("sms") and not SMS.match(line["sms"]):
-                found.append(f"{name}: sms {line['sms']!r} is not a 3-6 digit short code")
+                found.append(f"{name}: sms {line['sms']!r} is not a short code or a number of digits and spaces")
+            if line.get("whatsapp") and not WHATSAPP.match(line["whatsapp"]):
+                found.append(f"{name}: whatsapp {line['whatsapp']!r} needs its + country code, then digits and spaces")
             if line.get("url") and not URL.match(line["url"]):
                 found.append(f"{name}: url {line['url']!r} is not https")
             if not line.get("source"):
@@ -101,8 +108,16 @@ def describe(line: Dict[str, Any], words: Dict[str, str]) -> str:
     """One line of text for one service."""
     if line.get("phone") and line.get("sms") == line["phone"]:
         text = words["call_or_text"].format(**line)
+    elif line.get("phone") and line.get("sms_body"):
+        text = words["call_or_text_word"].format(**line)
+    elif line.get("phone") and line.get("sms"):
+        text = words["call_or_text_other"].format(**line)
+    elif line.get("phone") and line.get("whatsapp"):
+        text = words["call_or_whatsapp"].format(**line)
     elif line.get("phone"):
         text = words["call"].format(**line)
+    elif line.get("whatsapp"):
+        text = words["whatsapp"].format(**line)
     elif line.get("sms_body"):
         text = words["text_word"].format(**line)
     else:
@@ -124,6 +139,8 @@ def bullet(lines: List[str]) -> str:
 def line_list(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> List[str]:
     """The crisis lines for ``country`` (or for the default countries), then the directory."""
     international = words["international"].format(**data["international"])
+    if country is not None and not country["lines"]:
+        return [words["directory_line"].format(**data["international"])]
     if country is not None:
         return [describe(line, words) for line in country["lines"]] + [international]
     by_code = {c["code"]: c for c in data["countries"]}
@@ -145,11 +162,9 @@ def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[D
             words["lines_lead"] + "\n" + bullet(line_list(data, words, None)), words["closing"],
         ]
     else:
-        parts = [
-            words["opening"],
-            words["lines_lead_country"].format(country=called(country)) + "\n" + bullet(line_list(data, words, country)),
-            words["emergency_country"].format(**country),
-        ]
+        lead = words["lines_lead_country" if country["lines"] else "no_line_lead"].format(country=called(country))
+        parts = [words["opening"], lead + "\n" + bullet(line_list(data, words, country)),
+                 words["emergency_country"].format(**country)]
         if country.get("abuse_lines"):
             parts.append(words["abuse_lead"] + "\n" + bullet([describe(l, words) for l in country["abuse_lines"]]))
         parts.append(words["closing_country"])
@@ -159,9 +174,12 @@ def crisis_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[D
 def country_text(data: Dict[str, Any], words: Dict[str, str], country: Optional[Dict[str, Any]]) -> str:
     if country is None:
         return words["unknown_country"].format(**data["international"])
-    parts = [words["country_lead"].format(country=called(country)) + "\n" + bullet(
-        [describe(line, words) for line in country["lines"]]
-    )]
+    if country["lines"]:
+        lines = [describe(line, words) for line in country["lines"]]
+        parts = [words["country_lead"].format(country=called(country)) + "\n" + bullet(lines)]
+    else:
+        parts = [words["no_line_lead"].format(country=called(country)) + "\n"
+                 + bullet(line_list(data, words, country))]
     if country.get("abuse_lines"):
         parts.append(words["abuse_lead"] + "\n" + bullet([describe(l, words) for l in country["abuse_lines"]]))
     parts.append(words["emergency_country"].format(**country))
@@ -212,8 +230,10 @@ def short_facts(data: Dict[str, Any], words: Dict[str, str], country: Optional[D
         texts = [words["texting_default_line"].format(country=called(c), line=describe(l, words))
                  for c in defaults for l in c["lines"] if l.get("sms")]
     else:
-        emergency, line = country["emergency"], describe(country["lines"][0], words)
-        texts = [describe(l, words) for l in country["lines"] if l.get("sms")]
+        emergency = country["emergency"]
+        line = (describe(country["lines"][0], words) if country["lines"]
+                else words["directory_line"].format(**data["international"]))
+        texts = [describe(l, words) for l in country["lines"] if l.get("sms") or l.get("whatsapp")]
     texting = ("; ".join(texts) + ". " if texts else "") + directory
     return {"emergency": emergency, "line": line, "texting": texting}
 
@@ -262,9 +282,11 @@ def language_facts(data: Dict[str, Any], replies: Dict[str, str], country: Optio
     directory = replies["directory"].format(**data["international"])
     if country is None:
         return {"emergency": replies["emergency_default"], "directory": directory}
-    line = country["lines"][0]
-    number = line.get("phone") or line.get("sms")
     emergency = replies["emergency_country"].format(number=country["emergency"].replace(" or ", " / "))
+    if not country["lines"]:  # no confirmed line: the emergency number and the directory
+        return {"emergency": emergency, "directory": directory}
+    line = country["lines"][0]
+    number = line.get("phone") or line.get("sms") or line.get("whatsapp")
     return {"emergency": emergency + " " + replies["line"].format(line=f"{line['service']}, {number}"),
             "directory": directory}
 

@@ -5,6 +5,7 @@ tests/test_languages.py."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,18 @@ REPLY_KEYS = (set(crisis_lines.BY_COUNTRY_IN_LANGUAGE.values())
               | {"emergency_country", "emergency_default", "directory", "line", "buttons"})
 
 
+# "[kenya](country)" / "[kenya]{...}": the text as a person typed it, without the annotation.
+ENTITY = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
 def english_messages():
     """Every English message the project has: training data, held-out sets, real-style sets."""
     texts = []
     for path in list((ROOT / "data" / "nlu").glob("*.yml")) + [ROOT / "tests" / "test_nlu.yml"]:
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
             if "intent" in block and block["intent"] != "other_language":
-                texts += [line[2:] for line in block["examples"].splitlines() if line.startswith("- ")]
+                texts += [ENTITY.sub(r"\1", line[2:]) for line in block["examples"].splitlines()
+                          if line.startswith("- ")]
     for folder in ("crisis", "crisis_fresh", "crisis_blind"):
         for path in (ROOT / "tests" / folder).glob("*.yml"):
             texts += [m["text"] for m in yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]]
@@ -122,3 +128,16 @@ def test_the_domain_has_each_languages_wording_and_no_two_variations_can_match_a
     # Every combination of slots picks at most one conditional variation.
     keys = [tuple(sorted(conditions(v).items())) for v in variations if v.get("condition")]
     assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("text", ["Perth, Western Australia", "Quezon City, Metro Manila", "Mombasa, Kenya",
+                                  "Lagos Nigeria"])
+def test_a_place_with_a_known_country_is_english(text):
+    # Answering "which country?" with a place must get that country's line, not the
+    # other-language notice.
+    assert IDENTIFIER.identify(text) == ENGLISH
+
+
+def test_other_languages_naming_a_country_are_still_recognised():
+    assert IDENTIFIER.identify("Ich bin in Australien und will nicht mehr leben") == "de"
+    assert IDENTIFIER.identify("Estoy en Australia y quiero morir") == "es"

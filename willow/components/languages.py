@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 import yaml
 
 LANGUAGES_DIR = Path(__file__).resolve().parents[2] / "content" / "languages"
+CRISIS_LINES_FILE = LANGUAGES_DIR.parent / "crisis_lines.yml"
 ENGLISH = "en"
 OTHER = "other"  # not English and not a language Willow has replies for
 
@@ -156,6 +157,13 @@ def _english_words() -> frozenset:
     return frozenset(table) | frozenset(table.values()) | _TEXT_SPEAK
 
 
+def _country_names() -> frozenset:
+    """The countries' names and aliases of content/crisis_lines.yml, word by word."""
+    data = yaml.safe_load(CRISIS_LINES_FILE.read_text(encoding="utf-8"))
+    names = [c["name"] for c in data["countries"]] + [a for c in data["countries"] for a in c["aliases"]]
+    return frozenset(w.lower() for name in names for w in _WORD.findall(name))
+
+
 @lru_cache(maxsize=1)
 def shared_identifier() -> "LanguageIdentifier":
     """One identifier per process (the input guard and the crisis detector share it)."""
@@ -181,6 +189,15 @@ class LanguageIdentifier:
         # Words shared with English ("a", "no", "me", "so") say nothing either way.
         self._stop = {lang: _stop_words(lang) - self._english_stop for lang in self.STOP_WORD_LANGUAGES}
         self.matcher = ForeignRiskMatcher(languages, self.english)
+        self._countries = _country_names()
+
+    def _place_names(self, text: Text, words: List[Text]) -> bool:
+        """Only capitalised names, one of them a country Willow has lines for: a place, which
+        says nothing about the language ("Perth, Western Australia" read as German and got
+        the other-language notice instead of the Australian line)."""
+        names = _WORD.findall(text)
+        return (any(w in self._countries for w in words) and len(names) <= 5
+                and all(n[0].isupper() for n in names))
 
     def risk(self, text: Text, identified: Text) -> Optional[Tuple[Text, List[Text]]]:
         """Clear risk in a supported language: (its code, group ids), or None. Where the
@@ -231,6 +248,6 @@ class LanguageIdentifier:
             english_share = sum(1 for w in words if w in self.english) / len(words)
             any_stop_word = any(stop_hits.values())
             if (code == ENGLISH or probability < 0.9 or english_share > 1 / 3 or len(words) < 2
-                    or (len(words) < 3 and not any_stop_word)):
+                    or (len(words) < 3 and not any_stop_word) or self._place_names(text, words)):
                 return ENGLISH
         return code if code in self.supported else OTHER
