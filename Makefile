@@ -37,7 +37,7 @@ MODEL = $(shell $(PY) -m willow.model_files)
 SPACY_MODEL := models/spacy/en_willow
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval language-eval real-eval telegram-webhook compare clean lock services services-stop purge load fuzz soak bench provenance
+.PHONY: help install install-test system-deps web spacy-model crisis-responses safety-check-rules train validate run shell actions test test-unit rasa-test safety-eval language-eval real-eval telegram-webhook compare clean lock services services-stop purge report load fuzz soak bench provenance content-review
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,14 +65,16 @@ system-deps: ## Install Debian packages the tests need (chromium); needs root or
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
 	  || { echo "error: could not install chromium; install it yourself: sudo apt-get install chromium" >&2; exit 1; }; }
 
-web/vendor/socket.io.min.js: web/package.json web/package-lock.json
+# npm ci installs every package of the lock file (the socket.io client, and axe-core for the browser
+# tests); both files are targets, so a missing one (a deleted node_modules) installs again.
+web/vendor/socket.io.min.js web/node_modules/axe-core/axe.min.js &: web/package.json web/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 18+ (for example: sudo apt-get install nodejs npm)" >&2; exit 1; }
-	@echo "==> Installing the web page's socket.io client from npm"
+	@echo "==> Installing the web page's socket.io client (and axe-core for the tests) from npm"
 	@cd web && npm ci --no-audit --no-fund --silent
 	@mkdir -p web/vendor && cp web/node_modules/socket.io-client/dist/socket.io.min.js web/vendor/
-	@touch $@
+	@touch web/vendor/socket.io.min.js web/node_modules/axe-core/axe.min.js
 
-web: web/vendor/socket.io.min.js ## Install the chat page's assets (socket.io client from npm)
+web: web/vendor/socket.io.min.js web/node_modules/axe-core/axe.min.js ## Install the chat page's assets (socket.io client from npm; axe-core for the tests)
 
 $(SPACY_MODEL)/meta.json: $(VENV)/.runtime-installed willow/spacy_pipeline.py
 	@$(PY) -m willow.spacy_pipeline $(SPACY_MODEL)
@@ -133,12 +135,21 @@ soak: train ## Soak test: 20 users for SOAK_MINUTES (30) min on fresh servers (S
 provenance: install ## List which answer rests on which point of the source; fails if one is tied to no point
 	@$(PY) -m willow.provenance
 
+# The sheet a clinician signs before a clinic deploys Willow; `make test` fails when it is stale.
+content-review: install domain/crisis_responses.yml ## Write docs/content-review.html: everything Willow says, for clinical sign-off
+	@$(PY) -m willow.content_review
+
 # Writes docs/benchmarks.md and docs/benchmarks-latency.png. BENCH_ARGS: see `python -m willow.bench --help`.
 bench: install spacy-model domain/crisis_responses.yml ## Benchmark config.yml against Rasa's default config (60-90 min; docs/benchmarks.md)
 	$(PY) -m willow.bench $(BENCH_ARGS)
 
 purge: install ## Delete conversations last active more than WILLOW_RETENTION_DAYS (30) days ago
 	@$(PY) -m willow.retention purge --days $(WILLOW_RETENTION_DAYS)
+
+# `make report`: REPORT is the markdown file (charts go next to it); REPORT_ARGS e.g. "--since 2025-05-01".
+REPORT ?= docs/usage-report.md
+report: install ## Usage report from the tracker store (REPORT=docs/usage-report.md): counts and charts, no text, small counts hidden
+	@$(PY) -m willow.usage_report --out "$(REPORT)" $(REPORT_ARGS)
 
 test: install-test system-deps web validate train services ## Set up everything and run every test
 	$(PY) -m pytest tests -p no:cacheprovider --nlu-floor $(NLU_FLOOR) --durations=15

@@ -98,23 +98,79 @@ class WebStack:
     page_url: str
     origin: str
     servers: local_servers.Servers
+    # Another site embedding the launcher (willow-embed.js from `origin`): pages allowed by both CORS
+    # and the socket.io origin check, by CORS only, and by neither. Each host page is on an origin of
+    # its own (another port), with index.html (launcher closed), open.html (data-open="true") and
+    # inline.html (data-launcher="false").
+    host_origin: str = ""
+    cors_only_origin: str = ""
+    refused_origin: str = ""
+
+
+EMBED_TITLE = "Willow at Riverside Clinic"
+EMBED_COLOR = "#5b3a8c"  # 8:1 against white; the tests check it is the launcher's colour
+
+
+def write_host_pages(folder: Path, widget_origin: str, server: str) -> None:
+    """A clinic's own pages, each embedding Willow with the one script tag of the README."""
+    folder.mkdir(parents=True, exist_ok=True)
+    variants = {"index.html": ("", ""), "open.html": (' data-open="true"', ""),
+                "inline.html": (' data-launcher="false"', '<div id="willow-chat"></div>')}
+    for name, (extra, target) in variants.items():
+        (folder / name).write_text(f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Riverside Clinic</title></head>
+<body>
+<main>
+<h1>Riverside Clinic</h1>
+<p>Counselling for adults and young people. <a href="#hours">Opening hours</a></p>
+<p id="hours">Monday to Friday, 9 to 5.</p>
+{target}
+</main>
+<script src="{widget_origin}/willow-embed.js" data-server="{server}" data-title="{EMBED_TITLE}"
+  data-primary-color="{EMBED_COLOR}"{extra}></script>
+</body>
+</html>
+""", encoding="utf-8")
+
+
+def static_server(directory: Path, log: Path) -> tuple:
+    """``python -m http.server`` for ``directory`` on a free 127.0.0.1 port, up before the next one picks
+    a port: (process, origin)."""
+    port = local_servers.free_port()
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)],
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+        )
+    origin = f"http://127.0.0.1:{port}"
+    local_servers.wait_until_up(f"{origin}/", process, log, timeout=30)
+    return process, origin
 
 
 @pytest.fixture(scope="session")
 def web_stack(model_path: Path) -> Iterator[WebStack]:
-    """The chat page on a static server, and Willow allowing exactly that page's origin."""
+    """The chat page on a static server, and Willow allowing exactly that page's origin and the
+    allowed host page's (one Rasa server for both); the other host pages' origins are refused."""
     subprocess.run(["make", "--no-print-directory", "-s", "web"], cwd=ROOT, check=True)
-    port = local_servers.free_port()
-    origin = f"http://127.0.0.1:{port}"
-    page = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", "web"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    hosts = ARTIFACTS / "web" / f"host-{os.getpid()}"
+    shutil.rmtree(hosts, ignore_errors=True)
+    hosts.mkdir(parents=True)
+    statics = []
     try:
+        for number, directory in enumerate((ROOT / "web", hosts, hosts, hosts)):
+            statics.append(static_server(directory, ARTIFACTS / "web" / f"static-{number}.log"))
+        (page, origin), (_, host), (_, cors_only), (_, refused) = statics
+        allowed = f"{origin} {host}"
         with local_servers.running(
-            model_path, ARTIFACTS / "web", env={"WEB_ALLOWED_ORIGINS": origin}, extra_args=["--cors", origin]
+            model_path, ARTIFACTS / "web", env={"WEB_ALLOWED_ORIGINS": allowed},
+            extra_args=["--cors", origin, host, cors_only],
         ) as servers:
-            local_servers.wait_until_up(f"{origin}/index.html", page, ARTIFACTS / "web" / "rasa.log")
-            yield WebStack(page_url=f"{origin}/index.html?server={servers.url}", origin=origin, servers=servers)
+            write_host_pages(hosts, origin, servers.url)
+            yield WebStack(page_url=f"{origin}/index.html?server={servers.url}", origin=origin, servers=servers,
+                           host_origin=host, cors_only_origin=cors_only, refused_origin=refused)
     finally:
-        local_servers.stop(page)
+        for process, _ in statics:
+            local_servers.stop(process)
+        shutil.rmtree(hosts, ignore_errors=True)

@@ -141,3 +141,15 @@ def test_text_and_whatsapp_numbers_are_worded_as_people_use_them():
     bad = {**DATA, "countries": [{**DATA["countries"][0], "lines": [
         {"service": "W", "whatsapp": "6669 1771", "source": "x", "last_checked": "2026-12-03"}]}]}
     assert any("+ country code" in p for p in crisis_lines.problems(bad))
+
+
+def test_the_chat_page_links_every_emergency_number():
+    # web/willow-chat.js turns emergency numbers said on their own ("call 112 or 10111 now")
+    # into tel: links from a fixed list: a new country's number must be added there too.
+    import re
+
+    script = (crisis_lines.ROOT / "web" / "willow-chat.js").read_text(encoding="utf-8")
+    linked = set(re.search(r'"\\\\b\(([\d|]+)\)\\\\b"', script).group(1).split("|"))
+    for country in DATA["countries"]:
+        for number in country["emergency"].split(" or "):
+            assert number in linked, f"{country['code']}: add {number} to the emergency numbers in web/willow-chat.js"

@@ -71,13 +71,13 @@ def stack(model_path) -> Iterator[Stack]:
         stores.close()
 
 
-def wait_for(probe, timeout: float, what: str):
+def wait_for(probe, timeout: float, what: str, every: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -329,7 +329,10 @@ def test_an_instance_killed_mid_run_loses_nothing_and_answers_nothing_twice(stac
     conversations.start()
     time.sleep(3)  # every user is mid-conversation ...
     # ... and the victim is in the middle of answering some of them.
-    wait_for(lambda: int(stack.lb.stats()["rasa2"]["scur"] or 0) >= 2, 30, "requests in flight on instance 2")
+    # Sampled every 20 ms: a turn takes tens of milliseconds, so at 5 Hz a loaded machine could
+    # miss every moment with two in flight (seen once in a full run).
+    wait_for(lambda: int(stack.lb.stats()["rasa2"]["scur"] or 0) >= 2, 30, "requests in flight on instance 2",
+             every=0.02)
     killed_at = time.monotonic()
     os.kill(victim.pid, signal.SIGKILL)
     down = wait_for(lambda: stack.lb.states().get("rasa2", "").startswith("DOWN") and time.monotonic(), 30,

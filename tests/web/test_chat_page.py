@@ -307,3 +307,17 @@ def test_a_message_typed_while_offline_is_sent_once_when_back(page, web_stack):
     assert len(said[-1]["message_id"]) == 32  # the page's own id, the same on every attempt
     answer = [e["text"] for e in events[events.index(said[-1]):] if e["event"] == "bot"]
     assert len(bot_texts(page)) - shown == len(answer)  # each reply shown once, none twice
+
+
+@pytest.mark.parametrize("place, links", [
+    ("singapore", ['a[href="tel:1771"]', 'a[href="https://wa.me/6566691771"]', 'a[href="tel:995"]']),
+    ("south africa", ['a[href="tel:0800567567"]', 'a[href="sms:31393"]', 'a[href="tel:112"]', 'a[href="tel:10111"]']),
+    ("australia", ['a[href="tel:131114"]', 'a[href="sms:0477131114"]', 'a[href="tel:000"]']),
+])
+def test_each_countrys_numbers_are_one_tap(page, place, links):
+    # Issue 16's countries and text lines: every number in the crisis reply is a link.
+    wait_for_bot(page, 1)
+    page.locator(".willow-input").fill(f"i live in {place} and i want to end my life")
+    page.keyboard.press("Enter")
+    for selector in links:
+        page.locator(f".willow-bot {selector}").first.wait_for()
