@@ -101,7 +101,7 @@ class WebStack:
     # Another site embedding the launcher (willow-embed.js from `origin`): pages allowed by both CORS
     # and the socket.io origin check, by CORS only, and by neither. Each host page is on an origin of
     # its own (another port), with index.html (launcher closed), open.html (data-open="true") and
-    # inline.html (data-launcher="false").
+    # inline.html (data-launcher="false"), left.html (data-position="left").
     host_origin: str = ""
     cors_only_origin: str = ""
     refused_origin: str = ""
@@ -115,7 +115,8 @@ def write_host_pages(folder: Path, widget_origin: str, server: str) -> None:
     """A clinic's own pages, each embedding Willow with the one script tag of the README."""
     folder.mkdir(parents=True, exist_ok=True)
     variants = {"index.html": ("", ""), "open.html": (' data-open="true"', ""),
-                "inline.html": (' data-launcher="false"', '<div id="willow-chat"></div>')}
+                "inline.html": (' data-launcher="false"', '<div id="willow-chat"></div>'),
+                "left.html": (' data-position="left"', "")}
     for name, (extra, target) in variants.items():
         (folder / name).write_text(f"""<!doctype html>
 <html lang="en">

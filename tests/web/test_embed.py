@@ -144,6 +144,20 @@ def test_on_a_phone_the_panel_fills_the_screen_and_closes_back_to_the_launcher(b
     context.close()
 
 
+def test_data_position_left_puts_the_launcher_and_panel_bottom_left(browser, web_stack):  # noqa: F811
+    context, page, _ = open_host(browser, f"{web_stack.host_origin}/left.html")
+    launcher = page.get_by_role("button", name=LAUNCHER)
+    launcher.wait_for()
+    box, view = launcher.bounding_box(), page.viewport_size
+    assert 0 <= box["x"] <= 40 and view["height"] - 40 <= box["y"] + box["height"] <= view["height"]
+    launcher.click()
+    panel = page.locator(f"#{launcher.get_attribute('aria-controls')}")
+    panel.wait_for()
+    wait_for_bot(page, 1)
+    assert panel.bounding_box()["x"] <= 40  # the panel opens on the same side
+    context.close()
+
+
 def test_without_the_launcher_the_chat_fills_the_sites_own_element(browser, web_stack):  # noqa: F811
     context, page, _ = open_host(browser, f"{web_stack.host_origin}/inline.html")
     wait_for_bot(page, 1)
