@@ -33,9 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-import yaml
-
 from willow import safety_check
+from willow.provenance import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "content-review.html"
@@ -54,15 +53,6 @@ DATA_KEYS = {"words", "understand", "unless", "answers", "aliases", "covered_by"
              "answered_by", "from", "numbers", "default_countries", "own_rules"}
 # A language file's risk patterns and their test messages: like crisis_patterns, not texts.
 LANGUAGE_PATTERN_KEYS = {"risk", "exclusions", "examples"}
-
-
-# libyaml's loader when PyYAML has it: the pure-Python one takes seconds over data/ and domain/.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_yaml(path: Path) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_LOADER)
 
 
 def esc(value: Any) -> str:

@@ -43,7 +43,7 @@ class Result:
     store: str
 
 
-def _store_config(env: Mapping[str, str], endpoints: Optional[Path]) -> Dict[str, Any]:
+def store_config(env: Mapping[str, str], endpoints: Optional[Path]) -> Dict[str, Any]:
     """The tracker store's settings, with the real password (this process connects itself)."""
     if endpoints is None:
         from willow import endpoints as willow_endpoints
@@ -58,20 +58,19 @@ def _store_config(env: Mapping[str, str], endpoints: Optional[Path]) -> Dict[str
     return {"type": config.type, "url": config.url, **config.kwargs}
 
 
-def _check_sql(store_type: Optional[str]) -> None:
+def is_sql_store(store_type: Optional[str]) -> bool:
     """Only Rasa's SQLTrackerStore (or a subclass named by module path) keeps an events table."""
     from rasa.core.tracker_store import SQLTrackerStore
 
     if (store_type or "").lower() == "sql":
-        return
+        return True
     if store_type and "." in store_type:
         import importlib
 
         module, _, name = store_type.rpartition(".")
         cls = getattr(importlib.import_module(module), name, None)
-        if isinstance(cls, type) and issubclass(cls, SQLTrackerStore):
-            return
-    raise SystemExit(f"error: the tracker store is {store_type!r}; purge works on Rasa's SQL tracker store")
+        return isinstance(cls, type) and issubclass(cls, SQLTrackerStore)
+    return False
 
 
 def engine_for(config: Dict[str, Any]) -> Any:
@@ -86,7 +85,8 @@ def engine_for(config: Dict[str, Any]) -> Any:
 
     from willow.tracker_store import engine_options
 
-    _check_sql(config.get("type"))
+    if not is_sql_store(config.get("type")):
+        raise SystemExit(f"error: the tracker store is {config.get('type')!r}; purge works on Rasa's SQL tracker store")
     url = SQLTrackerStore.get_db_url(
         config.get("dialect", "sqlite"), config.get("url"), config.get("port"),
         config.get("db", "rasa.db"), config.get("username"), config.get("password"),
@@ -150,7 +150,7 @@ def _days(value: str) -> int:
     return int(value)
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """Rasa 3.6's SQL code triggers SQLAlchemy 2.0 deprecation notices: not ours to fix."""
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     import rasa.core.tracker_store  # noqa: F401  (it sets its own warning filters on import)
@@ -161,7 +161,7 @@ def _quiet() -> None:
 
 
 def main(argv: Optional[List[str]] = None, env: Mapping[str, str] = os.environ) -> int:
-    _quiet()
+    quiet()
     parser = argparse.ArgumentParser(prog="python -m willow.retention", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("purge", help="delete conversations whose last event is older than --days")
@@ -180,7 +180,7 @@ def main(argv: Optional[List[str]] = None, env: Mapping[str, str] = os.environ) 
         except argparse.ArgumentTypeError as error:
             parser.error(f"WILLOW_RETENTION_DAYS: {error}")
     try:
-        config = _store_config(env, args.endpoints)
+        config = store_config(env, args.endpoints)
     except ValueError as error:  # willow.endpoints.ConfigError
         print(f"error: {error}", file=sys.stderr)
         return 2

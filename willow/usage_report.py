@@ -544,9 +544,9 @@ class StoreError(Exception):
 def store_config(env: Mapping[str, str], endpoints: Optional[Path], db: Optional[Path]) -> Dict[str, Any]:
     if db is not None:
         return {"type": "sql", "dialect": "sqlite", "db": str(db)}
-    from willow.retention import _store_config
+    from willow.retention import store_config as configured
 
-    return _store_config(env, endpoints)
+    return configured(env, endpoints)
 
 
 def store_kind(config: Mapping[str, Any]) -> str:
@@ -559,14 +559,12 @@ def open_engine(config: Mapping[str, Any]):
     ``mode=ro``, so a report never creates or changes the file, and a missing file is an error."""
     import sqlalchemy as sa
 
-    from willow.retention import _check_sql, engine_for
+    from willow.retention import engine_for, is_sql_store
     from willow.tracker_store import engine_options
 
-    try:
-        _check_sql(config.get("type"))
-    except SystemExit:  # its message is about purge
+    if not is_sql_store(config.get("type")):
         raise StoreError(f"the tracker store is {config.get('type')!r}; the report reads Rasa's SQL tracker "
-                         f"store (SQLite or PostgreSQL)") from None
+                         f"store (SQLite or PostgreSQL)")
     if str(config.get("dialect", "sqlite")).lower() == "sqlite":
         path = Path(str(config.get("db", "rasa.db"))).expanduser().resolve()
         if not path.is_file():
@@ -673,9 +671,9 @@ def main(argv: Optional[Sequence[str]] = None, env: Mapping[str, str] = os.envir
         print(f"error: no endpoints file {args.endpoints}", file=sys.stderr)
         return 1
 
-    from willow.retention import _quiet
+    from willow.retention import quiet
 
-    _quiet()  # after parsing: it imports Rasa, seconds a usage error need not wait
+    quiet()  # after parsing: it imports Rasa, seconds a usage error need not wait
     import sqlalchemy as sa
 
     try:
