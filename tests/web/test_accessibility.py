@@ -179,6 +179,7 @@ def test_reduced_motion_turns_off_every_animation(browser, web_stack, where):  #
     for preference in ("no-preference", "reduce"):
         context, page = new_page(browser, url, reduced_motion=preference)
         wait_for_bot(page, 1)
+        wait_until_quiet(page)  # the whole introduction, so both runs measure the same elements
         measured[preference] = page.evaluate(MOTION)
         context.close()
     moving, still = measured["no-preference"], measured["reduce"]
