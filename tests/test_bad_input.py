@@ -321,6 +321,24 @@ def test_socketio_invalid_utf8_is_refused_without_a_crash(web_stack):
         other.close()
 
 
+def test_socketio_a_close_packet_answers_the_waiting_long_poll_at_once(web_stack):
+    """engine.io left a polling client's pending GET open for 45 s after the client closed (every
+    refused origin did this); the guard answers it, and the closed session is gone."""
+    url = f"{web_stack.servers.url}/socket.io/"
+    headers = {"Origin": web_stack.origin}
+    params = {"EIO": "4", "transport": "polling"}
+    params["sid"] = json.loads(requests.get(url, params=params, headers=headers, timeout=10).text[1:])["sid"]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(requests.get, url, params=params, headers=headers, timeout=60)
+        time.sleep(1)  # the GET is waiting on the server
+        assert not waiting.done()
+        assert requests.post(url, params=params, data=b"1", headers=headers, timeout=10).text.lower() == "ok"
+        started = time.monotonic()
+        answer = waiting.result(timeout=20)
+    assert answer.status_code == 200 and time.monotonic() - started < 10  # not the 45 s of before
+    assert requests.get(url, params=params, headers=headers, timeout=10).status_code == 400  # closed
+
+
 def test_socketio_1mb_payload_is_refused_and_the_session_can_continue(web_stack, chat):
     session = chat.session_id
     chat.say("i never cry in my sessions, am i doing therapy wrong")

@@ -108,6 +108,9 @@ def guard_polling_requests(eio: Any) -> None:
     - A POST with a packet a client never sends (open, ping, noop) was never answered: engine.io
       disconnects the socket and waits for its send queue to drain, which nobody polls. Such a
       POST gets 400 here, and the session stays as it was.
+    - A close packet (a client leaving, or one the origin check refused) closes the socket with
+      ``abort=True``, which wakes nobody: the client's pending long poll stayed open for
+      ``ping_interval + ping_timeout`` (45 s). It is answered at once here.
     """
     original = eio.handle_request
 
@@ -120,7 +123,10 @@ def guard_polling_requests(eio: Any) -> None:
         elif socket is not None and request.method == "POST" and not posted_packets_allowed(request.body):
             logger.debug("Refused a socket.io polling request with a packet clients do not send.")
             return response.json({"error": "packet type not accepted from a client"}, status=400)
-        return await original(request, *args, **kwargs)
+        answer = await original(request, *args, **kwargs)
+        if socket is not None and request.method == "POST" and socket.closed:
+            socket.queue.put_nowait(None)  # poll()'s own end marker: the waiting GET returns
+        return answer
 
     eio.handle_request = handle_request
 
