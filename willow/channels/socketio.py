@@ -100,7 +100,7 @@ CLIENT_PACKETS = {engineio.packet.PONG, engineio.packet.MESSAGE, engineio.packet
 
 
 def guard_polling_requests(eio: Any) -> None:
-    """Two python-engineio 4.15 bugs, found by tests/test_fuzz.py, fixed before its handler runs:
+    """Three python-engineio 4.15 bugs (the first two found by tests/test_fuzz.py), fixed around its handler:
 
     - A POST to a session that was closed (the client sent a close packet) got 500 and a
       traceback: the POST branch of ``handle_request`` calls ``_get_socket`` without catching its
