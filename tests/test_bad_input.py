@@ -299,14 +299,18 @@ def test_socketio_session_ids_in_messages_are_ignored_the_socket_keeps_its_own(w
         other.close()
 
 
-def test_socketio_invalid_utf8_is_refused_without_a_crash(web_stack):
-    """A raw engine.io polling request whose packet is not UTF-8 (no client library would send it)."""
+def raw_engineio_session(web_stack):
+    """An engine.io polling session opened by hand: (url, query params with its sid, headers)."""
     url = f"{web_stack.servers.url}/socket.io/"
     headers = {"Origin": web_stack.origin}
     params = {"EIO": "4", "transport": "polling"}
-    handshake = requests.get(url, params=params, headers=headers, timeout=10)
-    sid = json.loads(handshake.text[1:])["sid"]
-    params["sid"] = sid
+    params["sid"] = json.loads(requests.get(url, params=params, headers=headers, timeout=10).text[1:])["sid"]
+    return url, params, headers
+
+
+def test_socketio_invalid_utf8_is_refused_without_a_crash(web_stack):
+    """A raw engine.io polling request whose packet is not UTF-8 (no client library would send it)."""
+    url, params, headers = raw_engineio_session(web_stack)
     assert requests.post(url, params=params, data=b"40", headers=headers, timeout=10).text.lower() == "ok"
     assert requests.get(url, params=params, headers=headers, timeout=10).text.startswith("40")
     session = uuid.uuid4().hex
@@ -324,10 +328,7 @@ def test_socketio_invalid_utf8_is_refused_without_a_crash(web_stack):
 def test_socketio_a_close_packet_answers_the_waiting_long_poll_at_once(web_stack):
     """engine.io left a polling client's pending GET open for 45 s after the client closed (every
     refused origin did this); the guard answers it, and the closed session is gone."""
-    url = f"{web_stack.servers.url}/socket.io/"
-    headers = {"Origin": web_stack.origin}
-    params = {"EIO": "4", "transport": "polling"}
-    params["sid"] = json.loads(requests.get(url, params=params, headers=headers, timeout=10).text[1:])["sid"]
+    url, params, headers = raw_engineio_session(web_stack)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(requests.get, url, params=params, headers=headers, timeout=60)
         time.sleep(1)  # the GET is waiting on the server
